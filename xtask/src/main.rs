@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "FLIP: fetch, prepare, train and test", version)]
+#[command(
+    name = "cargo xtask",
+    about = "FLIP: fetch, prepare, train and test",
+    version
+)]
 struct Cli {
     /// Cache folder for downloads and prepared data [default: $FLIP_HOME or ~/.cache/flip].
     #[arg(long, global = true, env = "FLIP_HOME")]
@@ -36,13 +40,17 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("FLIP_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("FLIP_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    let home = cli.home.map_or_else(flip_data::FlipHome::from_env, flip_data::FlipHome::at);
+    let home = cli
+        .home
+        .map_or_else(flip_data::FlipHome::from_env, flip_data::FlipHome::at);
     let result = match cli.command {
         Command::Fetch(args) => commands::fetch(&home, &args),
         Command::Prepare(args) => commands::prepare(&home, &args).map(|_| ()),

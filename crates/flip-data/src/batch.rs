@@ -79,7 +79,11 @@ impl<'a> Batcher<'a> {
     pub fn gather(&self, rows: &[usize]) -> Batch {
         let d = self.data;
         let m = d.num_fields;
-        let longest = rows.iter().map(|&r| d.row_tokens(r).len()).max().unwrap_or(0);
+        let longest = rows
+            .iter()
+            .map(|&r| d.row_tokens(r).len())
+            .max()
+            .unwrap_or(0);
         let seq_len = match self.padding {
             Padding::Longest => longest,
             Padding::Fixed(len) => len.max(longest),
@@ -97,10 +101,17 @@ impl<'a> Batcher<'a> {
             rows: rows.to_vec(),
         };
         for (i, &r) in rows.iter().enumerate() {
-            batch.ids.extend(d.row_ids(r).iter().map(|&id| i64::from(id)));
+            batch
+                .ids
+                .extend(d.row_ids(r).iter().map(|&id| i64::from(id)));
             batch.labels.push(f32::from(d.labels[r]));
             let start = i * seq_len;
-            for (j, (&t, &f)) in d.row_tokens(r).iter().zip(d.row_token_fields(r)).enumerate() {
+            for (j, (&t, &f)) in d
+                .row_tokens(r)
+                .iter()
+                .zip(d.row_token_fields(r))
+                .enumerate()
+            {
                 batch.tokens[start + j] = i64::from(t);
                 batch.attention_mask[start + j] = true;
                 batch.token_fields[start + j] = i64::from(f);
@@ -153,8 +164,14 @@ mod tensors {
                 ids: Tensor::from_data(TensorData::new(self.ids.clone(), [b, m]), device),
                 labels: Tensor::from_data(TensorData::new(self.labels.clone(), [b]), device),
                 tokens: Tensor::from_data(TensorData::new(self.tokens.clone(), [b, l]), device),
-                attention_mask: Tensor::from_data(TensorData::new(self.attention_mask.clone(), [b, l]), device),
-                token_fields: Tensor::from_data(TensorData::new(self.token_fields.clone(), [b, l]), device),
+                attention_mask: Tensor::from_data(
+                    TensorData::new(self.attention_mask.clone(), [b, l]),
+                    device,
+                ),
+                token_fields: Tensor::from_data(
+                    TensorData::new(self.token_fields.clone(), [b, l]),
+                    device,
+                ),
             }
         }
     }
@@ -189,7 +206,10 @@ mod tests {
         assert_eq!(b.ids, vec![3, 10, 4, 11]);
         assert_eq!(b.labels, vec![1.0, 0.0]);
         assert_eq!(b.tokens, vec![2, 9, 9, 3, 2, 8, 3, 0]);
-        assert_eq!(b.attention_mask, vec![true, true, true, true, true, true, true, false]);
+        assert_eq!(
+            b.attention_mask,
+            vec![true, true, true, true, true, true, true, false]
+        );
         assert_eq!(b.token_fields, vec![-1, 0, 1, -1, -1, 0, -1, -1]);
         assert_eq!(batches[1].seq_len, 5);
         assert_eq!(batches[1].rows, vec![2]);
@@ -201,8 +221,14 @@ mod tests {
         let b = Batcher::new(&d, 3, Padding::Fixed(8), 1).next().unwrap();
         assert_eq!(b.seq_len, 8);
         assert_eq!(&b.tokens[4..8], &[1, 1, 1, 1]);
-        let a: Vec<usize> = Batcher::new(&d, 1, Padding::Longest, 0).shuffled(3).flat_map(|b| b.rows).collect();
-        let again: Vec<usize> = Batcher::new(&d, 1, Padding::Longest, 0).shuffled(3).flat_map(|b| b.rows).collect();
+        let a: Vec<usize> = Batcher::new(&d, 1, Padding::Longest, 0)
+            .shuffled(3)
+            .flat_map(|b| b.rows)
+            .collect();
+        let again: Vec<usize> = Batcher::new(&d, 1, Padding::Longest, 0)
+            .shuffled(3)
+            .flat_map(|b| b.rows)
+            .collect();
         assert_eq!(a, again);
         let mut sorted = a.clone();
         sorted.sort_unstable();

@@ -46,21 +46,30 @@ impl PreparedDataset {
     pub fn open(dir: &Path) -> Result<Self> {
         let meta_path = dir.join(META_FILE);
         let text = std::fs::read_to_string(&meta_path).at(&meta_path)?;
-        let version: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| DataError::format(&meta_path, format!("not JSON: {e}")))?;
+        let version: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| DataError::format(&meta_path, format!("not JSON: {e}")))?;
         let found = version.get("format_version").and_then(|v| v.as_u64());
         if found != Some(u64::from(FORMAT_VERSION)) {
             return Err(DataError::format(
                 &meta_path,
-                format!("prepared with layout version {found:?}, this build reads {FORMAT_VERSION}; prepare again"),
+                format!(
+                    "prepared with layout version {found:?}, this build reads {FORMAT_VERSION}; prepare again"
+                ),
             ));
         }
         let meta: Meta = serde_json::from_value(version)
             .map_err(|e| DataError::format(&meta_path, format!("unexpected content: {e}")))?;
-        for file in [&meta.splits.train.file, &meta.splits.valid.file, &meta.splits.test.file] {
+        for file in [
+            &meta.splits.train.file,
+            &meta.splits.valid.file,
+            &meta.splits.test.file,
+        ] {
             let path = dir.join(file);
             if !path.is_file() {
-                return Err(DataError::format(&path, "missing split file: prepare again"));
+                return Err(DataError::format(
+                    &path,
+                    "missing split file: prepare again",
+                ));
             }
         }
         Ok(PreparedDataset {
@@ -70,7 +79,11 @@ impl PreparedDataset {
     }
 
     /// Opens `dir` and checks it was tokenized by the tokenizer with hash `tokenizer_hash`.
-    pub fn open_for_tokenizer(dir: &Path, tokenizer_hash: &str, tokenizer_source: &Path) -> Result<Self> {
+    pub fn open_for_tokenizer(
+        dir: &Path,
+        tokenizer_hash: &str,
+        tokenizer_source: &Path,
+    ) -> Result<Self> {
         let dataset = Self::open(dir)?;
         if dataset.meta.tokenizer.hash != tokenizer_hash {
             return Err(DataError::format(
@@ -105,7 +118,12 @@ impl PreparedDataset {
 
     /// Reads a split into memory.
     pub fn load(&self, split: Split) -> Result<SplitData> {
-        let file = &self.meta.splits.get(split.name()).expect("three splits").file;
+        let file = &self
+            .meta
+            .splits
+            .get(split.name())
+            .expect("three splits")
+            .file;
         read_split(&self.dir.join(file), self.num_fields())
     }
 
@@ -113,7 +131,8 @@ impl PreparedDataset {
     pub fn vocab(&self) -> Result<Vocab> {
         let path = self.dir.join(VOCAB_FILE);
         let text = std::fs::read_to_string(&path).at(&path)?;
-        let vocab: Vocab = serde_json::from_str(&text).map_err(|e| DataError::format(&path, format!("not a vocabulary: {e}")))?;
+        let vocab: Vocab = serde_json::from_str(&text)
+            .map_err(|e| DataError::format(&path, format!("not a vocabulary: {e}")))?;
         Ok(vocab.reindex())
     }
 }

@@ -92,7 +92,11 @@ impl DataError {
     }
 
     /// A recipe error at a TOML key.
-    pub fn recipe(path: impl Into<PathBuf>, key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn recipe(
+        path: impl Into<PathBuf>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         DataError::Recipe {
             path: path.into(),
             key: key.into(),

@@ -15,7 +15,9 @@ pub fn materialize(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).at(to)?;
     for entry in std::fs::read_dir(from).at(from)? {
         let path = entry.at(from)?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
         if let Some(real) = name.strip_suffix(SUFFIX) {
             let target = to.join(real);
             std::fs::copy(&path, &target).at(&target)?;

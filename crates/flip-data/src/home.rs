@@ -15,7 +15,9 @@ impl FlipHome {
     pub fn from_env() -> Self {
         let root = std::env::var_os("FLIP_HOME")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("flip")))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("flip"))
+            })
             .unwrap_or_else(|| PathBuf::from(".flip"));
         FlipHome { root }
     }
@@ -47,6 +49,8 @@ impl FlipHome {
 
     /// Default output folder of `prepare`.
     pub fn prepared(&self, dataset: &str, protocol: &str) -> PathBuf {
-        self.root.join("prepared").join(format!("{dataset}-{protocol}"))
+        self.root
+            .join("prepared")
+            .join(format!("{dataset}-{protocol}"))
     }
 }

@@ -46,9 +46,9 @@ pub mod text;
 pub mod tokenize;
 pub mod vocab;
 
-pub use batch::{Batch, Batcher, Padding};
 #[cfg(feature = "burn")]
 pub use batch::TensorBatch;
+pub use batch::{Batch, Batcher, Padding};
 pub use dataset::{PreparedDataset, Split};
 pub use error::{DataError, Result};
 pub use home::FlipHome;

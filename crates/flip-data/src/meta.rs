@@ -150,8 +150,15 @@ impl Meta {
         let s = &self.stats;
         let opt = |v: Option<usize>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
         let mut out = String::new();
-        let _ = writeln!(out, "## {} ({} split)\n", self.name, self.recipe.split.protocol);
-        let _ = writeln!(out, "| rows read | rows dropped | rows | users | items | positive rate | features (V) |");
+        let _ = writeln!(
+            out,
+            "## {} ({} split)\n",
+            self.name, self.recipe.split.protocol
+        );
+        let _ = writeln!(
+            out,
+            "| rows read | rows dropped | rows | users | items | positive rate | features (V) |"
+        );
         let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|");
         let _ = writeln!(
             out,
@@ -166,28 +173,54 @@ impl Meta {
         );
         let _ = writeln!(out, "| split | rows | positive rate | time range |");
         let _ = writeln!(out, "|---|---:|---:|---|");
-        for (name, split) in [("train", &self.splits.train), ("valid", &self.splits.valid), ("test", &self.splits.test)] {
+        for (name, split) in [
+            ("train", &self.splits.train),
+            ("valid", &self.splits.valid),
+            ("test", &self.splits.test),
+        ] {
             let range = split.time_range.map_or_else(
                 || "-".to_owned(),
                 |(a, b)| {
                     let day = |t: i64| {
-                        chrono::DateTime::from_timestamp(t, 0).map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d").to_string())
+                        chrono::DateTime::from_timestamp(t, 0)
+                            .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d").to_string())
                     };
                     format!("{} .. {}", day(a), day(b))
                 },
             );
-            let _ = writeln!(out, "| {name} ({}) | {} | {:.4} | {range} |", split.file, split.rows, split.positive_rate);
+            let _ = writeln!(
+                out,
+                "| {name} ({}) | {} | {:.4} | {range} |",
+                split.file, split.rows, split.positive_rate
+            );
         }
-        let _ = writeln!(out, "\n| field | distinct values | vocabulary (with 3 reserved) | test OOV share |");
+        let _ = writeln!(
+            out,
+            "\n| field | distinct values | vocabulary (with 3 reserved) | test OOV share |"
+        );
         let _ = writeln!(out, "|---|---:|---:|---:|");
         for f in &self.fields {
-            let oov = self.splits.test.oov_share.get(&f.name).copied().unwrap_or(0.0);
-            let _ = writeln!(out, "| {} | {} | {} | {:.4} |", f.name, f.distinct_values, f.size, oov);
+            let oov = self
+                .splits
+                .test
+                .oov_share
+                .get(&f.name)
+                .copied()
+                .unwrap_or(0.0);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.4} |",
+                f.name, f.distinct_values, f.size, oov
+            );
         }
         let _ = writeln!(
             out,
             "\nTokens per prompt ({}): mean {:.1}, max {} before truncation to {}; {} prompts truncated.",
-            self.tokenizer.source, s.tokens_mean, s.tokens_max_untruncated, self.tokenizer.max_len, s.truncated_rows
+            self.tokenizer.source,
+            s.tokens_mean,
+            s.tokens_max_untruncated,
+            self.tokenizer.max_len,
+            s.truncated_rows
         );
         for note in &self.notes {
             let _ = writeln!(out, "- {note}");

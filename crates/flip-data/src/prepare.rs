@@ -77,38 +77,64 @@ pub fn source_location(recipe: &LoadedRecipe, home: &crate::home::FlipHome) -> P
 }
 
 /// Prepares a dataset.
-pub fn prepare(recipe: &LoadedRecipe, tokenizer: &PromptTokenizer, options: &PrepareOptions) -> Result<Prepared> {
+pub fn prepare(
+    recipe: &LoadedRecipe,
+    tokenizer: &PromptTokenizer,
+    options: &PrepareOptions,
+) -> Result<Prepared> {
     let started = Instant::now();
     let recipe = effective_recipe(recipe, options.protocol);
     let hash = preparation_hash(&recipe, tokenizer.hash());
-    if !options.force {
-        if let Ok(existing) = PreparedDataset::open(&options.out_dir) {
-            if existing.meta().hash == hash {
-                tracing::info!("{} is up to date (hash {}), reusing it", options.out_dir.display(), &hash[..12]);
-                return Ok(Prepared {
-                    dataset: existing,
-                    reused: true,
-                });
-            }
-        }
+    if !options.force
+        && let Ok(existing) = PreparedDataset::open(&options.out_dir)
+        && existing.meta().hash == hash
+    {
+        tracing::info!(
+            "{} is up to date (hash {}), reusing it",
+            options.out_dir.display(),
+            &hash[..12]
+        );
+        return Ok(Prepared {
+            dataset: existing,
+            reused: true,
+        });
     }
 
     let r = &recipe.recipe;
     let columns: Vec<&str> = r.fields.iter().map(|f| f.column.as_str()).collect();
-    tracing::info!("reading {} ({:?})", options.source.display(), r.source.format);
+    tracing::info!(
+        "reading {} ({:?})",
+        options.source.display(),
+        r.source.format
+    );
     let table = crate::readers::read(&r.source, &options.source, &columns)?;
     let rows_read = table.len();
-    tracing::info!("{rows_read} rows read in {:.1} s", started.elapsed().as_secs_f64());
+    tracing::info!(
+        "{rows_read} rows read in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let fields = FieldValues::resolve(&recipe, &table)?;
     let (kept, labels) = apply_label_rule(&recipe, &table)?;
-    let timestamps: Option<Vec<i64>> = table.timestamp.as_ref().map(|t| kept.iter().map(|&r| t[r as usize]).collect());
+    let timestamps: Option<Vec<i64>> = table
+        .timestamp
+        .as_ref()
+        .map(|t| kept.iter().map(|&r| t[r as usize]).collect());
     let split = split_rows(kept.len(), timestamps.as_deref(), &r.split)?;
     // Row positions in the reader's output, per split.
     let to_source = |rows: &[u32]| -> Vec<u32> { rows.iter().map(|&i| kept[i as usize]).collect() };
-    let (train_rows, valid_rows, test_rows) = (to_source(&split.train), to_source(&split.valid), to_source(&split.test));
-    let labels_of = |rows: &[u32]| -> Vec<u8> { rows.iter().map(|&i| labels[i as usize]).collect() };
-    let (train_labels, valid_labels, test_labels) = (labels_of(&split.train), labels_of(&split.valid), labels_of(&split.test));
+    let (train_rows, valid_rows, test_rows) = (
+        to_source(&split.train),
+        to_source(&split.valid),
+        to_source(&split.test),
+    );
+    let labels_of =
+        |rows: &[u32]| -> Vec<u8> { rows.iter().map(|&i| labels[i as usize]).collect() };
+    let (train_labels, valid_labels, test_labels) = (
+        labels_of(&split.train),
+        labels_of(&split.valid),
+        labels_of(&split.test),
+    );
 
     let vocab = fields.vocab(&recipe, &train_rows);
     let key_ids = fields.global_ids(&vocab);
@@ -119,14 +145,26 @@ pub fn prepare(recipe: &LoadedRecipe, tokenizer: &PromptTokenizer, options: &Pre
         }
     }
 
-    let mut encoder = PromptEncoder::new(tokenizer, &recipe.template, r.max_len, fields.texts.clone())?;
-    let sample: Vec<Vec<u32>> = train_rows.iter().take(SELF_CHECK_ROWS).map(|&row| fields.text_ids(row)).collect();
+    let mut encoder =
+        PromptEncoder::new(tokenizer, &recipe.template, r.max_len, fields.texts.clone())?;
+    let sample: Vec<Vec<u32>> = train_rows
+        .iter()
+        .take(SELF_CHECK_ROWS)
+        .map(|&row| fields.text_ids(row))
+        .collect();
     encoder.self_check(&sample)?;
 
     let parent = options.out_dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).at(parent)?;
     let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}-", options.out_dir.file_name().and_then(|n| n.to_str()).unwrap_or("prepared")))
+        .prefix(&format!(
+            ".{}-",
+            options
+                .out_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("prepared")
+        ))
         .tempdir_in(parent)
         .at(parent)?;
 
@@ -173,11 +211,18 @@ pub fn prepare(recipe: &LoadedRecipe, tokenizer: &PromptTokenizer, options: &Pre
     if !unused.is_empty() {
         notes.push(format!(
             "fields not in the prompt (ID only): {}",
-            unused.iter().map(|&f| r.fields[f].name.as_str()).collect::<Vec<_>>().join(", ")
+            unused
+                .iter()
+                .map(|&f| r.fields[f].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if stats.truncated_rows > 0 {
-        notes.push(format!("{} prompts were longer than {} tokens and were cut", stats.truncated_rows, r.max_len));
+        notes.push(format!(
+            "{} prompts were longer than {} tokens and were cut",
+            stats.truncated_rows, r.max_len
+        ));
     }
     let meta = Meta {
         format_version: FORMAT_VERSION,
@@ -217,7 +262,11 @@ pub fn prepare(recipe: &LoadedRecipe, tokenizer: &PromptTokenizer, options: &Pre
     write_json(&tmp.path().join(VOCAB_FILE), &vocab)?;
     write_json(&tmp.path().join(META_FILE), &meta)?;
     install(tmp, &options.out_dir)?;
-    tracing::info!("prepared {} in {:.1} s", options.out_dir.display(), started.elapsed().as_secs_f64());
+    tracing::info!(
+        "prepared {} in {:.1} s",
+        options.out_dir.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(Prepared {
         dataset: PreparedDataset::open(&options.out_dir)?,
         reused: false,
@@ -270,7 +319,11 @@ fn apply_label_rule(recipe: &LoadedRecipe, table: &RawTable) -> Result<(Vec<u32>
     if positives == 0 || positives == labels.len() {
         tracing::warn!(
             "every kept row is {} under `positive = \"{}\"`: AUC is undefined",
-            if positives == 0 { "negative" } else { "positive" },
+            if positives == 0 {
+                "negative"
+            } else {
+                "positive"
+            },
             rule.positive
         );
     }
@@ -298,18 +351,22 @@ impl FieldValues {
             roles: Vec::new(),
         };
         for (f, field) in r.fields.iter().enumerate() {
-            let index = table.columns.iter().position(|(n, _)| *n == field.column).ok_or_else(|| {
-                DataError::recipe(
-                    &recipe.path,
-                    format!("fields[{f}].column"),
-                    format!(
-                        "no column `{}` in a {} source; its columns are: {}",
-                        field.column,
-                        format_name(r.source.format),
-                        table.column_names().join(", ")
-                    ),
-                )
-            })?;
+            let index = table
+                .columns
+                .iter()
+                .position(|(n, _)| *n == field.column)
+                .ok_or_else(|| {
+                    DataError::recipe(
+                        &recipe.path,
+                        format!("fields[{f}].column"),
+                        format!(
+                            "no column `{}` in a {} source; its columns are: {}",
+                            field.column,
+                            format_name(r.source.format),
+                            table.column_names().join(", ")
+                        ),
+                    )
+                })?;
             let column = &table.columns[index].1;
             let mut key_index: ahash::AHashMap<&str, u32> = ahash::AHashMap::new();
             let mut keys: Vec<String> = Vec::new();
@@ -326,9 +383,19 @@ impl FieldValues {
                 .collect();
             let texts = keys
                 .iter()
-                .map(|k| field.text(k).map_err(|m| DataError::recipe(&recipe.path, format!("fields[{f}].words"), m)))
+                .map(|k| {
+                    field.text(k).map_err(|m| {
+                        DataError::recipe(&recipe.path, format!("fields[{f}].words"), m)
+                    })
+                })
                 .collect::<Result<Vec<_>>>()?;
-            out.row_keys.push(column.codes.iter().map(|&c| code_to_key[c as usize]).collect());
+            out.row_keys.push(
+                column
+                    .codes
+                    .iter()
+                    .map(|&c| code_to_key[c as usize])
+                    .collect(),
+            );
             out.keys.push(keys);
             out.texts.push(texts);
             out.roles.push(field.role);
@@ -376,12 +443,18 @@ impl FieldValues {
     }
 
     fn distinct_by_role(&self, role: Role, rows: &[u32]) -> Option<usize> {
-        self.roles.iter().position(|r| *r == Some(role)).map(|f| self.distinct(f, rows))
+        self.roles
+            .iter()
+            .position(|r| *r == Some(role))
+            .map(|f| self.distinct(f, rows))
     }
 }
 
 fn format_name(format: SourceFormat) -> String {
-    serde_json::to_value(format).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(format)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -403,7 +476,13 @@ struct SplitFileWriter<'a> {
 }
 
 impl SplitFileWriter<'_> {
-    fn write(&self, name: &str, rows: &[u32], labels: &[u8], stats: &mut TokenStats) -> Result<SplitMeta> {
+    fn write(
+        &self,
+        name: &str,
+        rows: &[u32],
+        labels: &[u8],
+        stats: &mut TokenStats,
+    ) -> Result<SplitMeta> {
         self.progress.set_message(name.to_owned());
         let file = format!("{name}.parquet");
         let path = self.dir.join(&file);
@@ -415,15 +494,26 @@ impl SplitFileWriter<'_> {
                 .par_iter()
                 .map(|&row| {
                     let text_ids = self.fields.text_ids(row);
-                    let ids: Vec<u32> = text_ids.iter().zip(self.key_ids).map(|(&k, ids)| ids[k as usize]).collect();
+                    let ids: Vec<u32> = text_ids
+                        .iter()
+                        .zip(self.key_ids)
+                        .map(|(&k, ids)| ids[k as usize])
+                        .collect();
                     Ok((ids, self.encoder.encode(&text_ids)?))
                 })
                 .collect::<Result<_>>()?;
             let mut chunk = RowChunk {
                 source_rows: chunk_rows.to_vec(),
                 labels: chunk_labels.to_vec(),
-                ratings: chunk_rows.iter().map(|&r| self.table.rating[r as usize] as f32).collect(),
-                timestamps: self.table.timestamp.as_ref().map(|t| chunk_rows.iter().map(|&r| t[r as usize]).collect()),
+                ratings: chunk_rows
+                    .iter()
+                    .map(|&r| self.table.rating[r as usize] as f32)
+                    .collect(),
+                timestamps: self
+                    .table
+                    .timestamp
+                    .as_ref()
+                    .map(|t| chunk_rows.iter().map(|&r| t[r as usize]).collect()),
                 ids: Vec::with_capacity(chunk_rows.len() * num_fields),
                 prompts: Vec::with_capacity(chunk_rows.len()),
             };

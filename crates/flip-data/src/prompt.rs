@@ -79,7 +79,11 @@ impl<'a> PromptEncoder<'a> {
     ) -> Result<Self> {
         let compose = tokenizer.splits_at_boundaries();
         let piece = |text: String| -> Result<Piece> {
-            let tokens = if compose { tokenizer.encode_plain(&text)?.ids } else { Vec::new() };
+            let tokens = if compose {
+                tokenizer.encode_plain(&text)?.ids
+            } else {
+                Vec::new()
+            };
             Ok(Piece::new(text, tokens))
         };
         let parts = template
@@ -92,7 +96,12 @@ impl<'a> PromptEncoder<'a> {
             .collect::<Result<Vec<_>>>()?;
         let values = texts
             .into_iter()
-            .map(|field_texts| field_texts.into_par_iter().map(piece).collect::<Result<Vec<_>>>())
+            .map(|field_texts| {
+                field_texts
+                    .into_par_iter()
+                    .map(piece)
+                    .collect::<Result<Vec<_>>>()
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(PromptEncoder {
             tokenizer,
@@ -187,10 +196,8 @@ impl<'a> PromptEncoder<'a> {
             if piece.text.is_empty() {
                 continue;
             }
-            if let Some(end) = previous_end {
-                if !end && !piece.starts_at_boundary {
-                    return false;
-                }
+            if previous_end == Some(false) && !piece.starts_at_boundary {
+                return false;
             }
             previous_end = Some(piece.ends_at_boundary);
         }
@@ -257,22 +264,35 @@ mod tests {
         let row = [1, 0, 0, 0];
         let p = enc.encode(&row).unwrap();
         assert_eq!(p, enc.encode_whole(&row).unwrap());
-        assert_eq!(p.text, "user id is 9. gender is female. title is Toy Story (1995). genre is Animation.");
+        assert_eq!(
+            p.text,
+            "user id is 9. gender is female. title is Toy Story (1995). genre is Animation."
+        );
         // [CLS] user id is 9 . gender is female . title is toy story ( 1 ##9 ##9 ##5 ) . genre is animation . [SEP]
         assert_eq!(
             p.tokens,
-            vec![2, 12, 13, 14, 30, 5, 15, 14, 16, 5, 18, 14, 19, 20, 7, 25, 31, 31, 32, 8, 5, 21, 14, 22, 5, 3]
+            vec![
+                2, 12, 13, 14, 30, 5, 15, 14, 16, 5, 18, 14, 19, 20, 7, 25, 31, 31, 32, 8, 5, 21,
+                14, 22, 5, 3
+            ]
         );
         assert_eq!(
             p.fields,
-            vec![-1, -1, -1, -1, 0, -1, -1, -1, 1, -1, -1, -1, 2, 2, 2, 2, 2, 2, 2, 2, -1, -1, -1, 3, -1, -1]
+            vec![
+                -1, -1, -1, -1, 0, -1, -1, -1, 1, -1, -1, -1, 2, 2, 2, 2, 2, 2, 2, 2, -1, -1, -1,
+                3, -1, -1
+            ]
         );
         assert!(!p.truncated);
         for user in 0..2 {
             for title in 0..2 {
                 for genre in 0..3 {
                     let row = [user, 1, title, genre];
-                    assert_eq!(enc.encode(&row).unwrap(), enc.encode_whole(&row).unwrap(), "{row:?}");
+                    assert_eq!(
+                        enc.encode(&row).unwrap(),
+                        enc.encode_whole(&row).unwrap(),
+                        "{row:?}"
+                    );
                 }
             }
         }
@@ -300,7 +320,11 @@ mod tests {
         let mut enc = PromptEncoder::new(&tk, &template, 20, texts).unwrap();
         let p = enc.encode(&[0, 0]).unwrap();
         assert_eq!(p.tokens, vec![2, 38, 39, 3]);
-        assert_eq!(p.fields, vec![-1, 0, 1, -1], "each sub-word belongs to the value its characters come from");
+        assert_eq!(
+            p.fields,
+            vec![-1, 0, 1, -1],
+            "each sub-word belongs to the value its characters come from"
+        );
         assert_eq!(enc.self_check(&[vec![0, 0]]).unwrap(), 0);
     }
 }

@@ -367,7 +367,9 @@ impl LoadedRecipe {
     /// Parses and checks recipe text; `path` is used for messages and relative paths.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
         let recipe: Recipe = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| text[..s.start].matches('\n').count() + 1);
+            let line = e
+                .span()
+                .map_or(0, |s| text[..s.start].matches('\n').count() + 1);
             DataError::parse(path, line as u64, e.message().to_owned())
         })?;
         Self::new(recipe, path)
@@ -382,23 +384,40 @@ impl LoadedRecipe {
         if recipe.fields.len() > MAX_FIELDS {
             return Err(err(
                 "fields",
-                format!("{} fields; at most {MAX_FIELDS} are supported", recipe.fields.len()),
+                format!(
+                    "{} fields; at most {MAX_FIELDS} are supported",
+                    recipe.fields.len()
+                ),
             ));
         }
         for (i, field) in recipe.fields.iter().enumerate() {
             if recipe.fields[..i].iter().any(|f| f.name == field.name) {
-                return Err(err(&format!("fields[{i}].name"), format!("field `{}` is defined twice", field.name)));
+                return Err(err(
+                    &format!("fields[{i}].name"),
+                    format!("field `{}` is defined twice", field.name),
+                ));
             }
             if field.first_of.as_deref() == Some("") {
-                return Err(err(&format!("fields[{i}].first_of"), "the separator is empty".into()));
+                return Err(err(
+                    &format!("fields[{i}].first_of"),
+                    "the separator is empty".into(),
+                ));
             }
         }
         if recipe.max_len < 8 {
-            return Err(err("max_len", format!("{} tokens is too short for a prompt", recipe.max_len)));
+            return Err(err(
+                "max_len",
+                format!("{} tokens is too short for a prompt", recipe.max_len),
+            ));
         }
         let ratios = recipe.split.ratios;
-        if ratios.iter().any(|r| !(*r > 0.0)) || (ratios.iter().sum::<f64>() - 1.0).abs() > 1e-6 {
-            return Err(err("split.ratios", format!("{ratios:?} must be three positive shares summing to 1")));
+        if ratios.iter().any(|r| r.is_nan() || *r <= 0.0)
+            || (ratios.iter().sum::<f64>() - 1.0).abs() > 1e-6
+        {
+            return Err(err(
+                "split.ratios",
+                format!("{ratios:?} must be three positive shares summing to 1"),
+            ));
         }
         check_source(&recipe.source, path)?;
         let names: Vec<&str> = recipe.fields.iter().map(|f| f.name.as_str()).collect();
@@ -423,21 +442,36 @@ impl LoadedRecipe {
 }
 
 fn check_source(source: &Source, path: &Path) -> Result<()> {
-    let err = |key: &str, message: &str| Err(DataError::recipe(path, format!("source.{key}"), message.to_owned()));
+    let err = |key: &str, message: &str| {
+        Err(DataError::recipe(
+            path,
+            format!("source.{key}"),
+            message.to_owned(),
+        ))
+    };
     let tabular = matches!(source.format, SourceFormat::Csv | SourceFormat::Parquet);
     if tabular {
         if source.path.is_none() {
             return err("path", "csv and parquet sources need the path of the file");
         }
         if source.target.is_none() {
-            return err("target", "csv and parquet sources need the numeric column the label rule reads");
+            return err(
+                "target",
+                "csv and parquet sources need the numeric column the label rule reads",
+            );
         }
     } else {
         if source.path.is_none() && source.fetch.is_none() {
-            return err("fetch", "say where the raw files are: `fetch = \"<name>\"` or `path = \"<dir>\"`");
+            return err(
+                "fetch",
+                "say where the raw files are: `fetch = \"<name>\"` or `path = \"<dir>\"`",
+            );
         }
         if source.target.is_some() {
-            return err("target", "only csv and parquet sources take a target column");
+            return err(
+                "target",
+                "only csv and parquet sources take a target column",
+            );
         }
         if source.time.is_some() {
             return err("time", "only csv and parquet sources take a time column");
@@ -451,13 +485,16 @@ fn check_source(source: &Source, path: &Path) -> Result<()> {
             return err("encoding", "only csv sources take an encoding");
         }
     }
-    if let Some(d) = &source.delimiter {
-        if d.chars().count() != 1 || !d.is_ascii() {
-            return err("delimiter", "the delimiter must be one ASCII character");
-        }
+    if let Some(d) = &source.delimiter
+        && (d.chars().count() != 1 || !d.is_ascii())
+    {
+        return err("delimiter", "the delimiter must be one ASCII character");
     }
     if source.keep_ratings_without_book.is_some() && source.format != SourceFormat::Bookcrossing {
-        return err("keep_ratings_without_book", "only bookcrossing sources take this option");
+        return err(
+            "keep_ratings_without_book",
+            "only bookcrossing sources take this option",
+        );
     }
     Ok(())
 }
@@ -512,20 +549,34 @@ words = { r = "red" }
         let err = load(&MINIMAL.replace("column = \"color\"", "column = \"color\"\ncolour = 1"))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("recipe.toml:16: unknown field `colour`"), "{err}");
+        assert!(
+            err.starts_with("recipe.toml:16: unknown field `colour`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_template_key_is_named() {
-        let err = load(&MINIMAL.replace("{color}", "{colour}")).unwrap_err().to_string();
-        assert!(err.starts_with("recipe.toml: `template`: unknown field `colour`"), "{err}");
+        let err = load(&MINIMAL.replace("{color}", "{colour}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("recipe.toml: `template`: unknown field `colour`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn options_of_other_formats_are_refused() {
-        let text = MINIMAL.replace("format = \"csv\"", "format = \"parquet\"\ndelimiter = \";\"");
+        let text = MINIMAL.replace(
+            "format = \"csv\"",
+            "format = \"parquet\"\ndelimiter = \";\"",
+        );
         let err = load(&text).unwrap_err().to_string();
-        assert_eq!(err, "recipe.toml: `source.delimiter`: only csv sources take a delimiter");
+        assert_eq!(
+            err,
+            "recipe.toml: `source.delimiter`: only csv sources take a delimiter"
+        );
     }
 
     #[test]
@@ -547,6 +598,11 @@ words = { r = "red" }
         assert_eq!(genre.text("g").unwrap(), "g");
         assert_eq!(genre.text("").unwrap(), "unknown");
         genre.unmapped = Unmapped::Error;
-        assert!(genre.text("g").unwrap_err().contains("value \"g\" has no entry"));
+        assert!(
+            genre
+                .text("g")
+                .unwrap_err()
+                .contains("value \"g\" has no entry")
+        );
     }
 }

@@ -114,7 +114,13 @@ mod tests {
         let mut other = rule(Protocol::Random);
         other.seed = 7;
         assert_ne!(a, split_rows(100, None, &other).unwrap());
-        let mut all: Vec<u32> = a.train.iter().chain(&a.valid).chain(&a.test).copied().collect();
+        let mut all: Vec<u32> = a
+            .train
+            .iter()
+            .chain(&a.valid)
+            .chain(&a.test)
+            .copied()
+            .collect();
         all.sort_unstable();
         assert_eq!(all, (0..100).collect::<Vec<_>>());
         assert_eq!((a.train.len(), a.valid.len(), a.test.len()), (80, 10, 10));
@@ -130,9 +136,13 @@ mod tests {
 
     #[test]
     fn temporal_without_time_and_tiny_inputs_are_refused() {
-        let err = split_rows(10, None, &rule(Protocol::Temporal)).unwrap_err().to_string();
+        let err = split_rows(10, None, &rule(Protocol::Temporal))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("needs timestamps"), "{err}");
-        let err = split_rows(3, Some(&[1, 2, 3]), &rule(Protocol::Temporal)).unwrap_err().to_string();
+        let err = split_rows(3, Some(&[1, 2, 3]), &rule(Protocol::Temporal))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("too few"), "{err}");
     }
 }

@@ -11,11 +11,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, AsArray, FixedSizeListArray, Float32Array, Int8Array, Int32Array, Int64Array, ListArray,
-    RecordBatch, StringArray, UInt8Array, UInt32Array,
+    ArrayRef, AsArray, FixedSizeListArray, Float32Array, Int8Array, Int32Array, Int64Array,
+    ListArray, RecordBatch, StringArray, UInt8Array, UInt32Array,
 };
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Int8Type, Int32Type, Schema, SchemaRef, UInt8Type, UInt32Type};
+use arrow::datatypes::{
+    DataType, Field, Int8Type, Int32Type, Schema, SchemaRef, UInt8Type, UInt32Type,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -50,11 +52,22 @@ fn schema(num_fields: usize) -> SchemaRef {
         Field::new("timestamp", DataType::Int64, true),
         Field::new(
             "ids",
-            DataType::FixedSizeList(Arc::new(Field::new_list_field(DataType::Int32, false)), num_fields as i32),
+            DataType::FixedSizeList(
+                Arc::new(Field::new_list_field(DataType::Int32, false)),
+                num_fields as i32,
+            ),
             false,
         ),
-        Field::new("tokens", DataType::List(Arc::new(Field::new_list_field(DataType::UInt32, false))), false),
-        Field::new("token_field", DataType::List(Arc::new(Field::new_list_field(DataType::Int8, false))), false),
+        Field::new(
+            "tokens",
+            DataType::List(Arc::new(Field::new_list_field(DataType::UInt32, false))),
+            false,
+        ),
+        Field::new(
+            "token_field",
+            DataType::List(Arc::new(Field::new_list_field(DataType::Int8, false))),
+            false,
+        ),
         Field::new("prompt", DataType::Utf8, false),
     ]))
 }
@@ -72,7 +85,9 @@ impl SplitWriter {
     pub fn create(path: &Path, num_fields: usize) -> Result<Self> {
         let file = File::create(path).at(path)?;
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(1).expect("valid level"),
+            ))
             .set_max_row_group_row_count(Some(128 * 1024))
             .build();
         let schema = schema(num_fields);
@@ -92,10 +107,23 @@ impl SplitWriter {
         debug_assert_eq!(chunk.ids.len(), n * self.num_fields);
         let lengths = chunk.prompts.iter().map(|p| p.tokens.len());
         let offsets = OffsetBuffer::<i32>::from_lengths(lengths);
-        let tokens: Vec<u32> = chunk.prompts.iter().flat_map(|p| p.tokens.iter().copied()).collect();
-        let fields: Vec<i8> = chunk.prompts.iter().flat_map(|p| p.fields.iter().copied()).collect();
+        let tokens: Vec<u32> = chunk
+            .prompts
+            .iter()
+            .flat_map(|p| p.tokens.iter().copied())
+            .collect();
+        let fields: Vec<i8> = chunk
+            .prompts
+            .iter()
+            .flat_map(|p| p.fields.iter().copied())
+            .collect();
         let list = |dt: DataType, values: ArrayRef| {
-            ListArray::new(Arc::new(Field::new_list_field(dt, false)), offsets.clone(), values, None)
+            ListArray::new(
+                Arc::new(Field::new_list_field(dt, false)),
+                offsets.clone(),
+                values,
+                None,
+            )
         };
         let columns: Vec<ArrayRef> = vec![
             Arc::new(UInt32Array::from(chunk.source_rows)),
@@ -113,7 +141,9 @@ impl SplitWriter {
             )),
             Arc::new(list(DataType::UInt32, Arc::new(UInt32Array::from(tokens)))),
             Arc::new(list(DataType::Int8, Arc::new(Int8Array::from(fields)))),
-            Arc::new(StringArray::from_iter_values(chunk.prompts.iter().map(|p| p.text.as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                chunk.prompts.iter().map(|p| p.text.as_str()),
+            )),
         ];
         let batch = RecordBatch::try_new(self.schema.clone(), columns)
             .map_err(|e| DataError::format(&self.path, format!("inconsistent rows: {e}")))?;
@@ -178,7 +208,10 @@ impl SplitData {
 }
 
 fn corrupt(path: &Path, e: impl std::fmt::Display) -> DataError {
-    DataError::format(path, format!("not a readable Parquet split (truncated or corrupt? prepare again): {e}"))
+    DataError::format(
+        path,
+        format!("not a readable Parquet split (truncated or corrupt? prepare again): {e}"),
+    )
 }
 
 /// Reads a split file written by [`SplitWriter`]; `num_fields` is checked against the file.
@@ -193,15 +226,31 @@ pub fn read_split(path: &Path, num_fields: usize) -> Result<SplitData> {
             Ok(found) => {
                 return Err(DataError::format(
                     path,
-                    format!("column `{name}` is {} but {} was expected ({num_fields} fields)", found.data_type(), want.data_type()),
+                    format!(
+                        "column `{name}` is {} but {} was expected ({num_fields} fields)",
+                        found.data_type(),
+                        want.data_type()
+                    ),
                 ));
             }
-            Err(_) => return Err(DataError::format(path, format!("no column `{name}`: not a FLIP split file"))),
+            Err(_) => {
+                return Err(DataError::format(
+                    path,
+                    format!("no column `{name}`: not a FLIP split file"),
+                ));
+            }
         }
     }
     let rows = builder.metadata().file_metadata().num_rows() as usize;
-    let mask = ProjectionMask::columns(builder.parquet_schema(), ["source_row", "label", "ids", "tokens", "token_field"]);
-    let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(|e| corrupt(path, e))?;
+    let mask = ProjectionMask::columns(
+        builder.parquet_schema(),
+        ["source_row", "label", "ids", "tokens", "token_field"],
+    );
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| corrupt(path, e))?;
     let mut data = SplitData {
         num_fields,
         ids: Vec::with_capacity(rows * num_fields),
@@ -213,24 +262,41 @@ pub fn read_split(path: &Path, num_fields: usize) -> Result<SplitData> {
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(path, e))?;
         let column = |name: &str| batch.column_by_name(name).expect("projected");
-        data.source_rows.extend(column("source_row").as_primitive::<UInt32Type>().values());
-        data.labels.extend(column("label").as_primitive::<UInt8Type>().values());
+        data.source_rows
+            .extend(column("source_row").as_primitive::<UInt32Type>().values());
+        data.labels
+            .extend(column("label").as_primitive::<UInt8Type>().values());
         let ids = column("ids").as_fixed_size_list();
-        data.ids.extend(ids.values().as_primitive::<Int32Type>().values().iter().map(|&v| v as u32));
+        data.ids.extend(
+            ids.values()
+                .as_primitive::<Int32Type>()
+                .values()
+                .iter()
+                .map(|&v| v as u32),
+        );
         let tokens = column("tokens").as_list::<i32>();
         let fields = column("token_field").as_list::<i32>();
         let offsets = tokens.value_offsets();
         let base = *data.token_offsets.last().expect("starts with 0");
         let (first, last) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
-        data.token_offsets.extend(offsets[1..].iter().map(|&o| base + o as usize - first));
-        data.tokens.extend_from_slice(&tokens.values().as_primitive::<UInt32Type>().values()[first..last]);
-        data.token_fields.extend_from_slice(&fields.values().as_primitive::<Int8Type>().values()[first..last]);
+        data.token_offsets
+            .extend(offsets[1..].iter().map(|&o| base + o as usize - first));
+        data.tokens
+            .extend_from_slice(&tokens.values().as_primitive::<UInt32Type>().values()[first..last]);
+        data.token_fields
+            .extend_from_slice(&fields.values().as_primitive::<Int8Type>().values()[first..last]);
         if offsets != fields.value_offsets() {
-            return Err(DataError::format(path, "tokens and token_field have different lengths"));
+            return Err(DataError::format(
+                path,
+                "tokens and token_field have different lengths",
+            ));
         }
     }
     if data.labels.len() != rows {
-        return Err(DataError::format(path, format!("{} rows read, the footer says {rows}", data.labels.len())));
+        return Err(DataError::format(
+            path,
+            format!("{} rows read, the footer says {rows}", data.labels.len()),
+        ));
     }
     Ok(data)
 }
@@ -240,12 +306,22 @@ pub fn read_prompts(path: &Path) -> Result<Vec<String>> {
     let file = File::open(path).at(path)?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(path, e))?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), ["prompt"]);
-    let reader = builder.with_projection(mask).build().map_err(|e| corrupt(path, e))?;
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| corrupt(path, e))?;
     let mut prompts = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(path, e))?;
-        let column = batch.column_by_name("prompt").ok_or_else(|| DataError::format(path, "no column `prompt`"))?;
-        prompts.extend(column.as_string::<i32>().iter().map(|s| s.unwrap_or_default().to_owned()));
+        let column = batch
+            .column_by_name("prompt")
+            .ok_or_else(|| DataError::format(path, "no column `prompt`"))?;
+        prompts.extend(
+            column
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap_or_default().to_owned()),
+        );
     }
     Ok(prompts)
 }
@@ -306,6 +382,9 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         let err = read_split(&path, 2).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("{}: not a readable Parquet split", path.display())), "{err}");
+        assert!(
+            err.starts_with(&format!("{}: not a readable Parquet split", path.display())),
+            "{err}"
+        );
     }
 }

@@ -51,7 +51,10 @@ impl Template {
                         .ok_or_else(|| format!("unclosed `{{` at byte {at}"))?;
                     let key = rest[..end].trim();
                     let index = fields.iter().position(|f| *f == key).ok_or_else(|| {
-                        format!("unknown field `{key}`; the fields are: {}", fields.join(", "))
+                        format!(
+                            "unknown field `{key}`; the fields are: {}",
+                            fields.join(", ")
+                        )
                     })?;
                     if used[index] {
                         return Err(format!("field `{key}` appears twice"));
@@ -64,7 +67,11 @@ impl Template {
                     let close = at + 1 + end;
                     while chars.next_if(|&(i, _)| i <= close).is_some() {}
                 }
-                '}' => return Err(format!("unmatched `}}` at byte {at} (write `}}}}` for a brace)")),
+                '}' => {
+                    return Err(format!(
+                        "unmatched `}}` at byte {at} (write `}}}}` for a brace)"
+                    ));
+                }
                 other => literal.push(other),
             }
         }
@@ -116,7 +123,11 @@ mod tests {
 
     #[test]
     fn renders_with_spans() {
-        let t = Template::parse("user id is {user}. gender is {gender}.", &["user", "gender"]).unwrap();
+        let t = Template::parse(
+            "user id is {user}. gender is {gender}.",
+            &["user", "gender"],
+        )
+        .unwrap();
         let (mut out, mut spans) = (String::new(), Vec::new());
         t.render(&["42", "female"], &mut out, &mut spans);
         assert_eq!(out, "user id is 42. gender is female.");
@@ -129,10 +140,26 @@ mod tests {
     fn braces_escape_and_errors() {
         let t = Template::parse("{{x}} {a}", &["a"]).unwrap();
         assert_eq!(t.parts(), &[Part::Text("{x} ".into()), Part::Field(0)]);
-        assert!(Template::parse("{b}", &["a"]).unwrap_err().starts_with("unknown field `b`"));
-        assert!(Template::parse("{a} {a}", &["a"]).unwrap_err().contains("twice"));
-        assert!(Template::parse("{a", &["a"]).unwrap_err().contains("unclosed"));
-        assert!(Template::parse("a}", &["a"]).unwrap_err().contains("unmatched"));
+        assert!(
+            Template::parse("{b}", &["a"])
+                .unwrap_err()
+                .starts_with("unknown field `b`")
+        );
+        assert!(
+            Template::parse("{a} {a}", &["a"])
+                .unwrap_err()
+                .contains("twice")
+        );
+        assert!(
+            Template::parse("{a", &["a"])
+                .unwrap_err()
+                .contains("unclosed")
+        );
+        assert!(
+            Template::parse("a}", &["a"])
+                .unwrap_err()
+                .contains("unmatched")
+        );
         assert!(Template::parse("no fields", &["a"]).is_err());
     }
 

@@ -114,24 +114,42 @@ mod tests {
 
     #[test]
     fn utf8_copy_of_a_latin1_file_is_read_as_utf8() {
-        let text = decode(Path::new("x"), "Misérables".as_bytes().to_vec(), Encoding::Latin1);
+        let text = decode(
+            Path::new("x"),
+            "Misérables".as_bytes().to_vec(),
+            Encoding::Latin1,
+        );
         assert_eq!(text.unwrap(), "Misérables");
     }
 
     #[test]
     fn invalid_utf8_names_file_and_line() {
-        let err = decode(Path::new("a.inter"), b"ok\nbad \xff\n".to_vec(), Encoding::Utf8)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("a.inter:2: not valid UTF-8 (byte 0xff)"), "{err}");
+        let err = decode(
+            Path::new("a.inter"),
+            b"ok\nbad \xff\n".to_vec(),
+            Encoding::Utf8,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("a.inter:2: not valid UTF-8 (byte 0xff)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn control_bytes_are_not_latin1() {
-        let err = decode(Path::new("u.dat"), b"1::F\n2::\x00\x01\xe9\n".to_vec(), Encoding::Latin1)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("u.dat:2: byte 0x00 is a control character"), "{err}");
+        let err = decode(
+            Path::new("u.dat"),
+            b"1::F\n2::\x00\x01\xe9\n".to_vec(),
+            Encoding::Latin1,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("u.dat:2: byte 0x00 is a control character"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -53,13 +53,18 @@ impl PromptTokenizer {
         }
         if let Some(file) = dir_or_file("tokenizer.json") {
             let bytes = std::fs::read(&file).at(&file)?;
-            let inner = Tokenizer::from_bytes(&bytes)
-                .map_err(|e| DataError::format(&file, format!("not a Hugging Face tokenizer.json: {e}")))?;
+            let inner = Tokenizer::from_bytes(&bytes).map_err(|e| {
+                DataError::format(&file, format!("not a Hugging Face tokenizer.json: {e}"))
+            })?;
             return Self::new(inner, &file, &[&bytes]);
         }
         if let Some(vocab) = dir_or_file("vocab.txt") {
             let config = vocab.with_file_name("tokenizer_config.json");
-            let config_bytes = if config.is_file() { std::fs::read(&config).at(&config)? } else { Vec::new() };
+            let config_bytes = if config.is_file() {
+                std::fs::read(&config).at(&config)?
+            } else {
+                Vec::new()
+            };
             let lowercase = lowercase_from_config(&config, &config_bytes)?;
             let bytes = std::fs::read(&vocab).at(&vocab)?;
             let inner = wordpiece_from_vocab(&vocab, lowercase)?;
@@ -90,9 +95,9 @@ impl PromptTokenizer {
             hasher.update((f.len() as u64).to_le_bytes());
             hasher.update(f);
         }
-        let probe = inner
-            .encode("a", true)
-            .map_err(|e| DataError::format(source, format!("the tokenizer cannot encode text: {e}")))?;
+        let probe = inner.encode("a", true).map_err(|e| {
+            DataError::format(source, format!("the tokenizer cannot encode text: {e}"))
+        })?;
         let mask = probe.get_special_tokens_mask();
         let first = mask.iter().position(|&m| m == 0).unwrap_or(mask.len());
         let last = mask.iter().rposition(|&m| m == 0).map_or(first, |i| i + 1);
@@ -158,7 +163,10 @@ impl PromptTokenizer {
             Some(NormalizerWrapper::BertNormalizer(_) | NormalizerWrapper::Lowercase(_)) => true,
             Some(_) => false,
         };
-        let pre_ok = matches!(self.inner.get_pre_tokenizer(), Some(PreTokenizerWrapper::BertPreTokenizer(_)));
+        let pre_ok = matches!(
+            self.inner.get_pre_tokenizer(),
+            Some(PreTokenizerWrapper::BertPreTokenizer(_))
+        );
         let model_ok = matches!(self.inner.get_model(), ModelWrapper::WordPiece(_));
         normalizer_ok && pre_ok && model_ok
     }
@@ -182,7 +190,10 @@ fn lowercase_from_config(path: &Path, bytes: &[u8]) -> Result<bool> {
     }
     let config: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| DataError::format(path, format!("not JSON: {e}")))?;
-    Ok(config.get("do_lower_case").and_then(|v| v.as_bool()).unwrap_or(true))
+    Ok(config
+        .get("do_lower_case")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true))
 }
 
 const BERT_SPECIALS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
@@ -203,7 +214,10 @@ pub fn wordpiece_from_vocab(vocab: &Path, lowercase: bool) -> Result<Tokenizer> 
     tk.with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase)))
         .map_err(|e| DataError::format(vocab, e.to_string()))?;
     tk.with_pre_tokenizer(Some(BertPreTokenizer));
-    tk.with_post_processor(Some(BertProcessing::new(("[SEP]".into(), sep), ("[CLS]".into(), cls))));
+    tk.with_post_processor(Some(BertProcessing::new(
+        ("[SEP]".into(), sep),
+        ("[CLS]".into(), cls),
+    )));
     let specials: Vec<AddedToken> = BERT_SPECIALS
         .iter()
         .filter(|t| tk.token_to_id(t).is_some())
@@ -218,7 +232,12 @@ pub fn wordpiece_from_vocab(vocab: &Path, lowercase: bool) -> Result<Tokenizer> 
 pub fn bpe_from_files(vocab: &Path, merges: &Path) -> Result<Tokenizer> {
     let model = BPE::from_file(&vocab.to_string_lossy(), &merges.to_string_lossy())
         .build()
-        .map_err(|e| DataError::format(vocab, format!("not a BPE vocabulary with {}: {e}", merges.display())))?;
+        .map_err(|e| {
+            DataError::format(
+                vocab,
+                format!("not a BPE vocabulary with {}: {e}", merges.display()),
+            )
+        })?;
     let mut tk = Tokenizer::new(model);
     let id = |t: &str| {
         tk.token_to_id(t)
@@ -227,7 +246,10 @@ pub fn bpe_from_files(vocab: &Path, merges: &Path) -> Result<Tokenizer> {
     let (bos, eos) = (id("<s>")?, id("</s>")?);
     tk.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)));
     tk.with_decoder(Some(ByteLevel::default()));
-    tk.with_post_processor(Some(RobertaProcessing::new(("</s>".into(), eos), ("<s>".into(), bos))));
+    tk.with_post_processor(Some(RobertaProcessing::new(
+        ("</s>".into(), eos),
+        ("<s>".into(), bos),
+    )));
     let specials: Vec<AddedToken> = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
         .iter()
         .filter(|t| tk.token_to_id(t).is_some())
@@ -246,9 +268,46 @@ pub(crate) mod tests {
     pub(crate) fn tiny_vocab_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let words = [
-            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "(", ")", "'", "-", "|", "user", "id", "is",
-            "gender", "female", "male", "title", "toy", "story", "genre", "animation", "comedy", "age", "1",
-            "2", "3", "4", "5", "9", "##9", "##5", "##s", "the", "movie", "un", "##known", "rust", "##y",
+            "[PAD]",
+            "[UNK]",
+            "[CLS]",
+            "[SEP]",
+            "[MASK]",
+            ".",
+            ",",
+            "(",
+            ")",
+            "'",
+            "-",
+            "|",
+            "user",
+            "id",
+            "is",
+            "gender",
+            "female",
+            "male",
+            "title",
+            "toy",
+            "story",
+            "genre",
+            "animation",
+            "comedy",
+            "age",
+            "1",
+            "2",
+            "3",
+            "4",
+            "5",
+            "9",
+            "##9",
+            "##5",
+            "##s",
+            "the",
+            "movie",
+            "un",
+            "##known",
+            "rust",
+            "##y",
         ];
         std::fs::write(dir.path().join("vocab.txt"), words.join("\n")).unwrap();
         dir
@@ -272,17 +331,31 @@ pub(crate) mod tests {
     #[test]
     fn hash_follows_content() {
         let dir = tiny_vocab_dir();
-        let a = PromptTokenizer::from_path(dir.path()).unwrap().hash().to_owned();
-        std::fs::write(dir.path().join("tokenizer_config.json"), r#"{"do_lower_case": false}"#).unwrap();
+        let a = PromptTokenizer::from_path(dir.path())
+            .unwrap()
+            .hash()
+            .to_owned();
+        std::fs::write(
+            dir.path().join("tokenizer_config.json"),
+            r#"{"do_lower_case": false}"#,
+        )
+        .unwrap();
         let b = PromptTokenizer::from_path(dir.path()).unwrap();
         assert_ne!(a, b.hash());
-        assert_eq!(b.encode_plain("Toy").unwrap().ids, vec![1], "cased: Toy is unknown");
+        assert_eq!(
+            b.encode_plain("Toy").unwrap().ids,
+            vec![1],
+            "cased: Toy is unknown"
+        );
     }
 
     #[test]
     fn missing_tokenizer_is_explained() {
         let dir = tempfile::tempdir().unwrap();
-        let err = PromptTokenizer::from_path(dir.path()).err().unwrap().to_string();
+        let err = PromptTokenizer::from_path(dir.path())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("no tokenizer here"), "{err}");
     }
 }

@@ -33,15 +33,27 @@ pub struct FieldVocab {
 impl FieldVocab {
     /// Builds a field's vocabulary from `(value, train count)` pairs; values seen fewer than
     /// `min_count` times are left out (they map to OOV).
-    pub fn build(name: &str, offset: u32, counts: impl IntoIterator<Item = (String, u64)>, min_count: u64) -> Self {
-        let mut kept: Vec<(String, u64)> = counts.into_iter().filter(|(_, c)| *c >= min_count.max(1)).collect();
+    pub fn build(
+        name: &str,
+        offset: u32,
+        counts: impl IntoIterator<Item = (String, u64)>,
+        min_count: u64,
+    ) -> Self {
+        let mut kept: Vec<(String, u64)> = counts
+            .into_iter()
+            .filter(|(_, c)| *c >= min_count.max(1))
+            .collect();
         kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Self::from_values(name, offset, kept.into_iter().map(|(v, _)| v).collect())
     }
 
     /// A vocabulary with the given values in id order.
     pub fn from_values(name: &str, offset: u32, values: Vec<String>) -> Self {
-        let index = values.iter().enumerate().map(|(i, v)| (v.clone(), RESERVED + i as u32)).collect();
+        let index = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.clone(), RESERVED + i as u32))
+            .collect();
         FieldVocab {
             name: name.to_owned(),
             offset,
@@ -138,10 +150,17 @@ mod tests {
     fn ids_follow_the_layout() {
         let vocab = Vocab::build([
             ("gender".to_string(), counts(&[("M", 5), ("F", 7)]), 1),
-            ("zip".to_string(), counts(&[("b", 1), ("a", 1), ("c", 3), ("rare", 1)]), 1),
+            (
+                "zip".to_string(),
+                counts(&[("b", 1), ("a", 1), ("c", 3), ("rare", 1)]),
+                1,
+            ),
         ]);
         let gender = &vocab.fields[0];
-        assert_eq!((gender.pad_id(), gender.oov_id(), gender.mask_id()), (0, 1, 2));
+        assert_eq!(
+            (gender.pad_id(), gender.oov_id(), gender.mask_id()),
+            (0, 1, 2)
+        );
         assert_eq!(gender.id("F"), 3, "most frequent first");
         assert_eq!(gender.id("M"), 4);
         assert_eq!(gender.id("X"), 1, "unseen values are OOV");

@@ -28,20 +28,40 @@ fn ml1m_fixture_end_to_end() {
     let raw = fixture("ml-1m/fixtures/original");
     let out = tempfile::tempdir().unwrap();
     let (_vocab, tk) = tiny_tokenizer();
-    let prepared = prepare(&recipe("ml-1m"), &tk, &options(raw.path(), &out.path().join("p"), None)).unwrap();
+    let prepared = prepare(
+        &recipe("ml-1m"),
+        &tk,
+        &options(raw.path(), &out.path().join("p"), None),
+    )
+    .unwrap();
     assert!(!prepared.reused);
     let ds = &prepared.dataset;
     let meta = ds.meta();
     assert_eq!(meta.stats.rows, 30);
     assert_eq!((meta.stats.users, meta.stats.items), (Some(5), Some(6)));
-    assert_eq!((meta.splits.train.rows, meta.splits.valid.rows, meta.splits.test.rows), (24, 3, 3));
-    assert!(meta.tokenizer.composed, "WordPiece prompts are assembled from pieces");
+    assert_eq!(
+        (
+            meta.splits.train.rows,
+            meta.splits.valid.rows,
+            meta.splits.test.rows
+        ),
+        (24, 3, 3)
+    );
+    assert!(
+        meta.tokenizer.composed,
+        "WordPiece prompts are assembled from pieces"
+    );
     assert_eq!(meta.fields.len(), 8);
     assert_eq!(meta.feature_counts.len(), meta.vocab_size as usize);
     // Each field's train counts add up to the train rows.
     for f in &meta.fields {
         let range = f.offset as usize..(f.offset + f.size) as usize;
-        assert_eq!(meta.feature_counts[range].iter().sum::<u64>(), 24, "{}", f.name);
+        assert_eq!(
+            meta.feature_counts[range].iter().sum::<u64>(),
+            24,
+            "{}",
+            f.name
+        );
     }
 
     let vocab = ds.vocab().unwrap();
@@ -49,17 +69,33 @@ fn ml1m_fixture_end_to_end() {
     let test = ds.load(Split::Test).unwrap();
     let prompts = read_prompts(&ds.dir().join("train.parquet")).unwrap();
     let mut train_ids: HashSet<u32> = HashSet::new();
-    for r in 0..train.len() {
+    assert_eq!(prompts.len(), train.len());
+    for (r, prompt) in prompts.iter().enumerate() {
         let tokens = train.row_tokens(r);
-        assert_eq!((tokens[0], *tokens.last().unwrap()), (2, 3), "[CLS] ... [SEP]");
+        assert_eq!(
+            (tokens[0], *tokens.last().unwrap()),
+            (2, 3),
+            "[CLS] ... [SEP]"
+        );
         // Stored tokens are the whole prompt's tokens.
-        assert_eq!(&tokens[1..tokens.len() - 1], tk.encode_plain(&prompts[r]).unwrap().ids.as_slice());
+        assert_eq!(
+            &tokens[1..tokens.len() - 1],
+            tk.encode_plain(prompt).unwrap().ids.as_slice()
+        );
         // Every field but movie_id (not in the template) has tokens.
-        let fields: HashSet<i8> = train.row_token_fields(r).iter().copied().filter(|&f| f != NO_FIELD).collect();
+        let fields: HashSet<i8> = train
+            .row_token_fields(r)
+            .iter()
+            .copied()
+            .filter(|&f| f != NO_FIELD)
+            .collect();
         assert_eq!(fields, [0, 1, 2, 3, 4, 6, 7].into_iter().collect());
         for (f, &id) in train.row_ids(r).iter().enumerate() {
             let fm = &meta.fields[f];
-            assert!(id >= fm.offset + 3 && id < fm.offset + fm.size, "train ids are real values");
+            assert!(
+                id >= fm.offset + 3 && id < fm.offset + fm.size,
+                "train ids are real values"
+            );
             train_ids.insert(id);
         }
     }
@@ -70,9 +106,16 @@ fn ml1m_fixture_end_to_end() {
         }
     }
     // Labels follow rating > 3 (checked against the stored ratings via the prompt's rows).
-    assert_eq!(train.labels.iter().filter(|&&l| l == 1).count(), meta.splits.train.positives);
+    assert_eq!(
+        train.labels.iter().filter(|&&l| l == 1).count(),
+        meta.splits.train.positives
+    );
     // Text of a verbalized field.
-    assert!(prompts[0].contains("gender is female") || prompts[0].contains("gender is male"), "{}", prompts[0]);
+    assert!(
+        prompts[0].contains("gender is female") || prompts[0].contains("gender is male"),
+        "{}",
+        prompts[0]
+    );
 }
 
 #[test]
@@ -82,20 +125,37 @@ fn identical_request_is_reused_and_force_rebuilds() {
     let dir = out.path().join("p");
     let (_vocab, tk) = tiny_tokenizer();
     let first = prepare(&recipe("ml-1m"), &tk, &options(raw.path(), &dir, None)).unwrap();
-    let stamp = std::fs::metadata(dir.join("meta.json")).unwrap().modified().unwrap();
+    let stamp = std::fs::metadata(dir.join("meta.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
     let second = prepare(&recipe("ml-1m"), &tk, &options(raw.path(), &dir, None)).unwrap();
     assert!(second.reused);
-    assert_eq!(std::fs::metadata(dir.join("meta.json")).unwrap().modified().unwrap(), stamp);
+    assert_eq!(
+        std::fs::metadata(dir.join("meta.json"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        stamp
+    );
     let mut force = options(raw.path(), &dir, None);
     force.force = true;
     let third = prepare(&recipe("ml-1m"), &tk, &force).unwrap();
     assert!(!third.reused);
     assert_eq!(third.dataset.meta().hash, first.dataset.meta().hash);
-    let paper = prepare(&recipe("ml-1m"), &tk, &options(raw.path(), &dir, Some(Protocol::Paper))).unwrap();
+    let paper = prepare(
+        &recipe("ml-1m"),
+        &tk,
+        &options(raw.path(), &dir, Some(Protocol::Paper)),
+    )
+    .unwrap();
     assert!(!paper.reused, "another protocol is another preparation");
     assert_ne!(paper.dataset.meta().hash, first.dataset.meta().hash);
     // No staging folders are left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers, vec!["p"]);
 }
 
@@ -104,13 +164,24 @@ fn paper_protocol_validates_on_test() {
     let raw = fixture("ml-100k/fixtures/original");
     let out = tempfile::tempdir().unwrap();
     let (_vocab, tk) = tiny_tokenizer();
-    let p = prepare(&recipe("ml-100k"), &tk, &options(raw.path(), out.path(), Some(Protocol::Paper))).unwrap();
+    let p = prepare(
+        &recipe("ml-100k"),
+        &tk,
+        &options(raw.path(), out.path(), Some(Protocol::Paper)),
+    )
+    .unwrap();
     let meta = p.dataset.meta();
     assert_eq!((meta.splits.train.rows, meta.splits.test.rows), (27, 3));
     assert_eq!(meta.splits.valid, meta.splits.test);
-    assert_eq!(p.dataset.load(Split::Valid).unwrap(), p.dataset.load(Split::Test).unwrap());
+    assert_eq!(
+        p.dataset.load(Split::Valid).unwrap(),
+        p.dataset.load(Split::Test).unwrap()
+    );
     // In time order: no training row is later than a test row.
-    let (train, test) = (meta.splits.train.time_range.unwrap(), meta.splits.test.time_range.unwrap());
+    let (train, test) = (
+        meta.splits.train.time_range.unwrap(),
+        meta.splits.test.time_range.unwrap(),
+    );
     assert!(train.1 <= test.0);
 }
 
@@ -148,7 +219,9 @@ fn rare_values_become_oov_in_train_too() {
     let user = &meta.fields[0];
     let oov = user.offset + 1;
     let train = p.dataset.load(Split::Train).unwrap();
-    let oov_rows = (0..train.len()).filter(|&r| train.row_ids(r)[0] == oov).count();
+    let oov_rows = (0..train.len())
+        .filter(|&r| train.row_ids(r)[0] == oov)
+        .count();
     assert!(oov_rows > 0, "some users have fewer than 8 train rows");
     assert_eq!(meta.feature_counts[oov as usize], oov_rows as u64);
     // Each kept user has at least 8 train rows.
@@ -162,11 +235,28 @@ fn bookcrossing_random_split_is_seeded() {
     let raw = fixture("bookcrossing/fixtures");
     let (_vocab, tk) = tiny_tokenizer();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let pa = prepare(&recipe("bookcrossing"), &tk, &options(raw.path(), a.path(), None)).unwrap();
-    let pb = prepare(&recipe("bookcrossing"), &tk, &options(raw.path(), b.path(), None)).unwrap();
-    let (ta, tb) = (pa.dataset.load(Split::Train).unwrap(), pb.dataset.load(Split::Train).unwrap());
+    let pa = prepare(
+        &recipe("bookcrossing"),
+        &tk,
+        &options(raw.path(), a.path(), None),
+    )
+    .unwrap();
+    let pb = prepare(
+        &recipe("bookcrossing"),
+        &tk,
+        &options(raw.path(), b.path(), None),
+    )
+    .unwrap();
+    let (ta, tb) = (
+        pa.dataset.load(Split::Train).unwrap(),
+        pb.dataset.load(Split::Train).unwrap(),
+    );
     assert_eq!(ta.source_rows, tb.source_rows);
-    assert_eq!(pa.dataset.meta().stats.rows_dropped, 6, "implicit ratings (0) are dropped");
+    assert_eq!(
+        pa.dataset.meta().stats.rows_dropped,
+        6,
+        "implicit ratings (0) are dropped"
+    );
 }
 
 #[test]
@@ -174,11 +264,26 @@ fn prepared_folder_checks_its_tokenizer() {
     let raw = fixture("ml-1m/fixtures/original");
     let out = tempfile::tempdir().unwrap();
     let (_vocab, tk) = tiny_tokenizer();
-    prepare(&recipe("ml-1m"), &tk, &options(raw.path(), out.path(), None)).unwrap();
+    prepare(
+        &recipe("ml-1m"),
+        &tk,
+        &options(raw.path(), out.path(), None),
+    )
+    .unwrap();
     assert!(PreparedDataset::open_for_tokenizer(out.path(), tk.hash(), tk.source()).is_ok());
-    let err = PreparedDataset::open_for_tokenizer(out.path(), "0123456789abcdef", Path::new("other/tokenizer.json"))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("meta.json: prepared with the tokenizer"), "{err}");
-    assert!(err.contains("but other/tokenizer.json (sha256 0123456789ab) was requested"), "{err}");
+    let err = PreparedDataset::open_for_tokenizer(
+        out.path(),
+        "0123456789abcdef",
+        Path::new("other/tokenizer.json"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("meta.json: prepared with the tokenizer"),
+        "{err}"
+    );
+    assert!(
+        err.contains("but other/tokenizer.json (sha256 0123456789ab) was requested"),
+        "{err}"
+    );
 }

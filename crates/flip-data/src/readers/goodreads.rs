@@ -41,8 +41,10 @@ const BOOK_COLUMNS: [&str; 13] = [
 
 /// Reads a GoodReads directory.
 pub fn read(dir: &Path) -> Result<RawTable> {
-    let interactions_path = find(dir, "goodreads_interactions")?.ok_or_else(|| missing(dir, "goodreads_interactions*.json.gz"))?;
-    let books_path = find(dir, "goodreads_books")?.ok_or_else(|| missing(dir, "goodreads_books*.json.gz"))?;
+    let interactions_path = find(dir, "goodreads_interactions")?
+        .ok_or_else(|| missing(dir, "goodreads_interactions*.json.gz"))?;
+    let books_path =
+        find(dir, "goodreads_books")?.ok_or_else(|| missing(dir, "goodreads_books*.json.gz"))?;
 
     struct Interaction {
         user: String,
@@ -60,15 +62,28 @@ pub fn read(dir: &Path) -> Result<RawTable> {
             _ => None,
         }
         .ok_or_else(|| {
-            DataError::parse(&interactions_path, line, format!("rating {:?} is not a number", obj.get("rating")))
+            DataError::parse(
+                &interactions_path,
+                line,
+                format!("rating {:?} is not a number", obj.get("rating")),
+            )
         })?;
         let date = required(&interactions_path, line, obj, "date_added")?;
         let time = chrono::DateTime::parse_from_str(&date, "%a %b %d %H:%M:%S %z %Y")
             .map_err(|e| {
-                DataError::parse(&interactions_path, line, format!("date_added {date:?} is not a GoodReads date: {e}"))
+                DataError::parse(
+                    &interactions_path,
+                    line,
+                    format!("date_added {date:?} is not a GoodReads date: {e}"),
+                )
             })?
             .timestamp();
-        interactions.push(Interaction { user, book, rating, time });
+        interactions.push(Interaction {
+            user,
+            book,
+            rating,
+            time,
+        });
         Ok(())
     })?;
     let wanted_books: HashSet<&str> = interactions.iter().map(|i| i.book.as_str()).collect();
@@ -113,7 +128,14 @@ pub fn read(dir: &Path) -> Result<RawTable> {
             work.clone(),
             String::new(), // media_type, filled below
         ];
-        books.insert(id, Book { fields, author, work });
+        books.insert(
+            id,
+            Book {
+                fields,
+                author,
+                work,
+            },
+        );
         Ok(())
     })?;
     let authors: HashSet<&str> = books.values().map(|b| b.author.as_str()).collect();
@@ -187,7 +209,10 @@ fn find(dir: &Path, prefix: &str) -> Result<Option<PathBuf>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).at(dir)? {
         let path = entry.at(dir)?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if name.starts_with(prefix) && (name.ends_with(".json") || name.ends_with(".json.gz")) {
             found.push(path);
         }
@@ -199,13 +224,20 @@ fn find(dir: &Path, prefix: &str) -> Result<Option<PathBuf>> {
         _ => Err(DataError::Data(format!(
             "{}: several files match {prefix}*.json[.gz]: {}; keep only one",
             dir.display(),
-            found.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            found
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
 
 /// Calls `row(line, object)` for every JSON object of a JSON-lines file, gzipped or not.
-fn for_each_object(path: &Path, mut row: impl FnMut(u64, &Map<String, Value>) -> Result<()>) -> Result<()> {
+fn for_each_object(
+    path: &Path,
+    mut row: impl FnMut(u64, &Map<String, Value>) -> Result<()>,
+) -> Result<()> {
     let file = std::fs::File::open(path).at(path)?;
     let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(MultiGzDecoder::new(file))
@@ -215,7 +247,8 @@ fn for_each_object(path: &Path, mut row: impl FnMut(u64, &Map<String, Value>) ->
     let reader = BufReader::with_capacity(1 << 20, reader);
     for (i, line) in reader.lines().enumerate() {
         let line_no = i as u64 + 1;
-        let line = line.map_err(|e| DataError::parse(path, line_no, format!("unreadable line: {e}")))?;
+        let line =
+            line.map_err(|e| DataError::parse(path, line_no, format!("unreadable line: {e}")))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -267,7 +300,12 @@ fn top_genres(path: &Path, books: &HashSet<&str>) -> Result<HashMap<String, Stri
     Ok(genres)
 }
 
-fn lookup(path: &Path, key: &str, value: &str, wanted: &HashSet<&str>) -> Result<HashMap<String, String>> {
+fn lookup(
+    path: &Path,
+    key: &str,
+    value: &str,
+    wanted: &HashSet<&str>,
+) -> Result<HashMap<String, String>> {
     let mut map = HashMap::new();
     for_each_object(path, |line, obj| {
         let id = required(path, line, obj, key)?;

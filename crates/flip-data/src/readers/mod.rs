@@ -34,7 +34,12 @@ pub fn read(source: &Source, location: &Path, columns: &[&str]) -> Result<RawTab
                     .delimiter
                     .as_deref()
                     .map_or(b',', |d| d.as_bytes()[0]);
-                custom::read_csv(location, delimiter, source.encoding.unwrap_or_default(), &cols)
+                custom::read_csv(
+                    location,
+                    delimiter,
+                    source.encoding.unwrap_or_default(),
+                    &cols,
+                )
             } else {
                 custom::read_parquet(location, &cols)
             }

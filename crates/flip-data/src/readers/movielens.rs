@@ -138,12 +138,21 @@ impl Interactions {
         timestamp: &str,
     ) -> Result<()> {
         let user_row = users.row(user).ok_or_else(|| {
-            DataError::parse(path, line, format!("user {user:?} is not in the users file"))
+            DataError::parse(
+                path,
+                line,
+                format!("user {user:?} is not in the users file"),
+            )
         })?;
         let item_row = items.row(item).ok_or_else(|| {
-            DataError::parse(path, line, format!("movie {item:?} is not in the movies file"))
+            DataError::parse(
+                path,
+                line,
+                format!("movie {item:?} is not in the movies file"),
+            )
         })?;
-        self.rating.push(parse_number(path, line, "rating", rating)?);
+        self.rating
+            .push(parse_number(path, line, "rating", rating)?);
         self.timestamp
             .push(parse_seconds(path, line, "timestamp", timestamp)?);
         self.user_id.push(user);
@@ -181,7 +190,11 @@ fn insert_unique(
     if table.insert(key, values) {
         Ok(())
     } else {
-        Err(DataError::parse(path, line, format!("duplicate id {key:?}")))
+        Err(DataError::parse(
+            path,
+            line,
+            format!("duplicate id {key:?}"),
+        ))
     }
 }
 
@@ -191,14 +204,21 @@ fn read_ml1m_original(paths: &[PathBuf; 3]) -> Result<RawTable> {
     let text = read_text(users_path, Encoding::Latin1)?;
     for (line_no, line) in numbered_lines(&text) {
         let f = split_exact(users_path, line_no, line, "::", 5)?;
-        insert_unique(&mut users, users_path, line_no, f[0], &[f[1], f[2], f[3], f[4]])?;
+        insert_unique(
+            &mut users,
+            users_path,
+            line_no,
+            f[0],
+            &[f[1], f[2], f[3], f[4]],
+        )?;
     }
     let mut movies = KeyedTable::new(&ITEM_COLUMNS);
     let text = read_text(movies_path, Encoding::Latin1)?;
     for (line_no, line) in numbered_lines(&text) {
-        let parsed = line
-            .split_once("::")
-            .and_then(|(id, rest)| rest.rsplit_once("::").map(|(title, genres)| (id, title, genres)));
+        let parsed = line.split_once("::").and_then(|(id, rest)| {
+            rest.rsplit_once("::")
+                .map(|(title, genres)| (id, title, genres))
+        });
         let Some((id, title, genres)) = parsed else {
             return Err(DataError::parse(
                 movies_path,
@@ -212,7 +232,16 @@ fn read_ml1m_original(paths: &[PathBuf; 3]) -> Result<RawTable> {
     let text = read_text(ratings_path, Encoding::Latin1)?;
     for (line_no, line) in numbered_lines(&text) {
         let f = split_exact(ratings_path, line_no, line, "::", 4)?;
-        inter.push(ratings_path, line_no, &users, &movies, f[0], f[1], f[2], f[3])?;
+        inter.push(
+            ratings_path,
+            line_no,
+            &users,
+            &movies,
+            f[0],
+            f[1],
+            f[2],
+            f[3],
+        )?;
     }
     Ok(inter.finish(users, movies))
 }
@@ -224,7 +253,13 @@ fn read_ml100k_original(paths: &[PathBuf; 3]) -> Result<RawTable> {
     for (line_no, line) in numbered_lines(&text) {
         let f = split_exact(users_path, line_no, line, "|", 5)?;
         // u.user: user id | age | gender | occupation | zip code
-        insert_unique(&mut users, users_path, line_no, f[0], &[f[2], f[1], f[3], f[4]])?;
+        insert_unique(
+            &mut users,
+            users_path,
+            line_no,
+            f[0],
+            &[f[2], f[1], f[3], f[4]],
+        )?;
     }
     let mut movies = KeyedTable::new(&ITEM_COLUMNS);
     let text = read_text(movies_path, Encoding::Latin1)?;
@@ -244,13 +279,28 @@ fn read_ml100k_original(paths: &[PathBuf; 3]) -> Result<RawTable> {
                 }
             }
         }
-        insert_unique(&mut movies, movies_path, line_no, f[0], &[f[1], &genres.join("|")])?;
+        insert_unique(
+            &mut movies,
+            movies_path,
+            line_no,
+            f[0],
+            &[f[1], &genres.join("|")],
+        )?;
     }
     let mut inter = Interactions::new();
     let text = read_text(ratings_path, Encoding::Latin1)?;
     for (line_no, line) in numbered_lines(&text) {
         let f = split_exact(ratings_path, line_no, line, "\t", 4)?;
-        inter.push(ratings_path, line_no, &users, &movies, f[0], f[1], f[2], f[3])?;
+        inter.push(
+            ratings_path,
+            line_no,
+            &users,
+            &movies,
+            f[0],
+            f[1],
+            f[2],
+            f[3],
+        )?;
     }
     Ok(inter.finish(users, movies))
 }

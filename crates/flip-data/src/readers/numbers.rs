@@ -37,7 +37,10 @@ pub fn parse_seconds(path: &Path, line: u64, what: &str, raw: &str) -> Result<i6
 /// files match codes read from text files; anything else is returned trimmed.
 pub fn canonical_code(raw: &str) -> &str {
     let trimmed = raw.trim();
-    trimmed.strip_suffix(".0").filter(|s| s.parse::<i64>().is_ok()).unwrap_or(trimmed)
+    trimmed
+        .strip_suffix(".0")
+        .filter(|s| s.parse::<i64>().is_ok())
+        .unwrap_or(trimmed)
 }
 
 #[cfg(test)]
@@ -48,10 +51,15 @@ mod tests {
     fn numbers_and_errors() {
         let p = Path::new("r.inter");
         assert_eq!(parse_number(p, 1, "rating", " 4.5").unwrap(), 4.5);
-        let err = parse_number(p, 3, "rating", "four").unwrap_err().to_string();
+        let err = parse_number(p, 3, "rating", "four")
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "r.inter:3: rating \"four\" is not a number");
         assert!(parse_number(p, 3, "rating", "NaN").is_err());
-        assert_eq!(parse_seconds(p, 1, "t", "978300760.0").unwrap(), 978_300_760);
+        assert_eq!(
+            parse_seconds(p, 1, "t", "978300760.0").unwrap(),
+            978_300_760
+        );
         assert!(parse_seconds(p, 1, "t", "1.5").is_err());
     }
 

@@ -20,7 +20,10 @@ pub fn fixture(rel: &str) -> tempfile::TempDir {
 /// A small uncased WordPiece vocabulary covering the fixtures' template words.
 pub fn tiny_tokenizer() -> (tempfile::TempDir, PromptTokenizer) {
     let dir = tempfile::tempdir().unwrap();
-    let mut words: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].iter().map(|s| s.to_string()).collect();
+    let mut words: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     words.extend(
         ". , ( ) ' - / | : ; & \" user id is gender female male age occupation zip code movie title genre \
          the rust story borrow checker cargo cult unsafe blocks lifetimes drama comedy action \
@@ -45,14 +48,24 @@ pub fn real_home(needs: &[&str]) -> Option<flip_data::FlipHome> {
     let missing: Vec<&str> = needs
         .iter()
         .copied()
-        .filter(|n| fetcher.complete(flip_data::fetch::catalog::source(n).unwrap()).is_none())
+        .filter(|n| {
+            fetcher
+                .complete(flip_data::fetch::catalog::source(n).unwrap())
+                .is_none()
+        })
         .collect();
     if missing.is_empty() {
         return Some(home);
     }
     if std::env::var("FLIP_REQUIRE_REAL_DATA").is_ok_and(|v| v == "1") {
-        panic!("real data missing from {}: {missing:?}; run `cargo xtask fetch`", home.root().display());
+        panic!(
+            "real data missing from {}: {missing:?}; run `cargo xtask fetch`",
+            home.root().display()
+        );
     }
-    eprintln!("skipped: {missing:?} not fetched into {} (run `cargo xtask test`)", home.root().display());
+    eprintln!(
+        "skipped: {missing:?} not fetched into {} (run `cargo xtask test`)",
+        home.root().display()
+    );
     None
 }
