@@ -199,7 +199,9 @@ mod tests {
     #[test]
     fn pads_to_longest_with_mask_and_fields() {
         let d = data();
-        let batches: Vec<Batch> = Batcher::new(&d, 2, Padding::Longest, 0).collect();
+        let batcher = Batcher::new(&d, 2, Padding::Longest, 0);
+        assert_eq!(batcher.num_batches(), 2);
+        let batches: Vec<Batch> = batcher.collect();
         assert_eq!(batches.len(), 2);
         let b = &batches[0];
         assert_eq!((b.size, b.num_fields, b.seq_len), (2, 2, 4));

@@ -114,7 +114,7 @@ pub fn prepare(
         started.elapsed().as_secs_f64()
     );
 
-    let fields = FieldValues::resolve(&recipe, &table)?;
+    let mut fields = FieldValues::resolve(&recipe, &table)?;
     let (kept, labels) = apply_label_rule(&recipe, &table)?;
     let timestamps: Option<Vec<i64>> = table
         .timestamp
@@ -145,8 +145,12 @@ pub fn prepare(
         }
     }
 
-    let mut encoder =
-        PromptEncoder::new(tokenizer, &recipe.template, r.max_len, fields.texts.clone())?;
+    let mut encoder = PromptEncoder::new(
+        tokenizer,
+        &recipe.template,
+        r.max_len,
+        std::mem::take(&mut fields.texts),
+    )?;
     let sample: Vec<Vec<u32>> = train_rows
         .iter()
         .take(SELF_CHECK_ROWS)
@@ -334,7 +338,8 @@ fn apply_label_rule(recipe: &LoadedRecipe, table: &RawTable) -> Result<(Vec<u32>
 struct FieldValues {
     /// `keys[f][k]`: the key string with id `k`.
     keys: Vec<Vec<String>>,
-    /// `texts[f][k]`: the prompt text of key `k` (text ids equal key ids).
+    /// `texts[f][k]`: the prompt text of key `k` (text ids equal key ids); handed over to the
+    /// prompt encoder.
     texts: Vec<Vec<String>>,
     /// `row_keys[f][row]`: key id of field `f` in each source row.
     row_keys: Vec<Vec<u32>>,

@@ -39,14 +39,6 @@ impl Column {
             .collect();
         Column { codes, dict }
     }
-
-    /// Keeps only the rows whose index is in `keep` (ascending order not required).
-    pub fn select(&self, keep: &[u32]) -> Column {
-        Column {
-            codes: keep.iter().map(|&r| self.codes[r as usize]).collect(),
-            dict: self.dict.clone(),
-        }
-    }
 }
 
 /// Builds a [`Column`] value by value, interning repeated strings.
@@ -64,7 +56,7 @@ impl ColumnBuilder {
     }
 
     /// The code of `value`, adding it to the dictionary if new (no row is appended).
-    pub fn intern(&mut self, value: &str) -> u32 {
+    fn intern(&mut self, value: &str) -> u32 {
         if let Some(&code) = self.index.get(value) {
             return code;
         }
@@ -72,16 +64,6 @@ impl ColumnBuilder {
         self.column.dict.push(value.to_owned());
         self.index.insert(value.to_owned(), code);
         code
-    }
-
-    /// Number of rows pushed so far.
-    pub fn len(&self) -> usize {
-        self.column.codes.len()
-    }
-
-    /// True when no row was pushed.
-    pub fn is_empty(&self) -> bool {
-        self.column.codes.is_empty()
     }
 
     /// The finished column.
@@ -129,16 +111,6 @@ impl KeyedTable {
         self.rows.get(key).copied()
     }
 
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// True when the table has no row.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// Attribute columns, ready to be gathered onto interaction rows.
     pub fn into_columns(self) -> Vec<(String, Column)> {
         self.columns
@@ -181,23 +153,6 @@ impl RawTable {
     pub fn column_names(&self) -> Vec<&str> {
         self.columns.iter().map(|(n, _)| n.as_str()).collect()
     }
-
-    /// Keeps only the rows listed in `keep`, in that order.
-    pub fn select(&self, keep: &[u32]) -> RawTable {
-        RawTable {
-            columns: self
-                .columns
-                .iter()
-                .map(|(n, c)| (n.clone(), c.select(keep)))
-                .collect(),
-            rating: keep.iter().map(|&r| self.rating[r as usize]).collect(),
-            timestamp: self
-                .timestamp
-                .as_ref()
-                .map(|t| keep.iter().map(|&r| t[r as usize]).collect()),
-            notes: self.notes.clone(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -227,23 +182,5 @@ mod tests {
         let joined = gender.gather(&rows);
         let values: Vec<&str> = (0..3).map(|r| joined.value(r)).collect();
         assert_eq!(values, vec!["M", "F", ""]);
-    }
-
-    #[test]
-    fn select_reorders_every_column() {
-        let mut b = ColumnBuilder::default();
-        for v in ["x", "y", "z"] {
-            b.push(v);
-        }
-        let t = RawTable {
-            columns: vec![("c".into(), b.finish())],
-            rating: vec![1.0, 2.0, 3.0],
-            timestamp: Some(vec![10, 20, 30]),
-            notes: Vec::new(),
-        };
-        let s = t.select(&[2, 0]);
-        assert_eq!(s.rating, vec![3.0, 1.0]);
-        assert_eq!(s.timestamp, Some(vec![30, 10]));
-        assert_eq!(s.column("c").unwrap().value(0), "z");
     }
 }
