@@ -27,6 +27,28 @@ pub struct CustomColumns<'a> {
     pub categorical: Vec<&'a str>,
 }
 
+impl CustomColumns<'_> {
+    /// The table of the columns read, in the order of `categorical`.
+    fn table(
+        &self,
+        builders: Vec<ColumnBuilder>,
+        rating: Vec<f64>,
+        timestamp: Option<Vec<i64>>,
+    ) -> RawTable {
+        RawTable {
+            columns: self
+                .categorical
+                .iter()
+                .map(|c| c.to_string())
+                .zip(builders.into_iter().map(ColumnBuilder::finish))
+                .collect(),
+            rating,
+            timestamp,
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// Reads a delimited text file with a header line.
 pub fn read_csv(
     path: &Path,
@@ -105,17 +127,7 @@ pub fn read_csv(
             builder.push(record[c].trim());
         }
     }
-    Ok(RawTable {
-        columns: cols
-            .categorical
-            .iter()
-            .map(|c| c.to_string())
-            .zip(builders.into_iter().map(ColumnBuilder::finish))
-            .collect(),
-        rating,
-        timestamp: time.map(|_| timestamp),
-        notes: Vec::new(),
-    })
+    Ok(cols.table(builders, rating, time.map(|_| timestamp)))
 }
 
 /// Parses Unix seconds, an RFC 3339 timestamp or a `YYYY-MM-DD` date.
@@ -219,17 +231,7 @@ pub fn read_parquet(path: &Path, cols: &CustomColumns<'_>) -> Result<RawTable> {
         }
         row0 += batch.num_rows() as u64;
     }
-    Ok(RawTable {
-        columns: cols
-            .categorical
-            .iter()
-            .map(|c| c.to_string())
-            .zip(builders.into_iter().map(ColumnBuilder::finish))
-            .collect(),
-        rating,
-        timestamp: cols.time.map(|_| timestamp),
-        notes: Vec::new(),
-    })
+    Ok(cols.table(builders, rating, cols.time.map(|_| timestamp)))
 }
 
 fn cast(path: &Path, array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {

@@ -125,17 +125,14 @@ impl Interactions {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Adds one rating given as `[user, item, rating, timestamp]`.
     fn push(
         &mut self,
         path: &Path,
         line: u64,
         users: &KeyedTable,
         items: &KeyedTable,
-        user: &str,
-        item: &str,
-        rating: &str,
-        timestamp: &str,
+        [user, item, rating, timestamp]: [&str; 4],
     ) -> Result<()> {
         let user_row = users.row(user).ok_or_else(|| {
             DataError::parse(
@@ -228,22 +225,7 @@ fn read_ml1m_original(paths: &[PathBuf; 3]) -> Result<RawTable> {
         };
         insert_unique(&mut movies, movies_path, line_no, id, &[title, genres])?;
     }
-    let mut inter = Interactions::new();
-    let text = read_text(ratings_path, Encoding::Latin1)?;
-    for (line_no, line) in numbered_lines(&text) {
-        let f = split_exact(ratings_path, line_no, line, "::", 4)?;
-        inter.push(
-            ratings_path,
-            line_no,
-            &users,
-            &movies,
-            f[0],
-            f[1],
-            f[2],
-            f[3],
-        )?;
-    }
-    Ok(inter.finish(users, movies))
+    read_ratings(ratings_path, "::", users, movies)
 }
 
 fn read_ml100k_original(paths: &[PathBuf; 3]) -> Result<RawTable> {
@@ -287,20 +269,16 @@ fn read_ml100k_original(paths: &[PathBuf; 3]) -> Result<RawTable> {
             &[f[1], &genres.join("|")],
         )?;
     }
+    read_ratings(ratings_path, "\t", users, movies)
+}
+
+/// Reads a GroupLens ratings file (`user, item, rating, timestamp` separated by `sep`).
+fn read_ratings(path: &Path, sep: &str, users: KeyedTable, movies: KeyedTable) -> Result<RawTable> {
     let mut inter = Interactions::new();
-    let text = read_text(ratings_path, Encoding::Latin1)?;
+    let text = read_text(path, Encoding::Latin1)?;
     for (line_no, line) in numbered_lines(&text) {
-        let f = split_exact(ratings_path, line_no, line, "\t", 4)?;
-        inter.push(
-            ratings_path,
-            line_no,
-            &users,
-            &movies,
-            f[0],
-            f[1],
-            f[2],
-            f[3],
-        )?;
+        let f = split_exact(path, line_no, line, sep, 4)?;
+        inter.push(path, line_no, &users, &movies, [f[0], f[1], f[2], f[3]])?;
     }
     Ok(inter.finish(users, movies))
 }
@@ -358,10 +336,7 @@ fn read_atomic(paths: &[PathBuf; 3], release: Release) -> Result<RawTable> {
             line,
             &users,
             &movies,
-            user_key(f[cols[0]]),
-            f[cols[1]],
-            f[cols[2]],
-            f[cols[3]],
+            [user_key(f[cols[0]]), f[cols[1]], f[cols[2]], f[cols[3]]],
         )
     })?;
     Ok(inter.finish(users, movies))
