@@ -184,14 +184,44 @@ pub fn prepare(home: &FlipHome, args: &PrepareArgs) -> Result<Prepared> {
     Ok(prepared)
 }
 
+/// What `train` runs.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    /// Fetch and prepare the data only.
+    Data,
+    /// Train ID-based CTR models from scratch (the baselines).
+    Id,
+}
+
 #[derive(Args)]
 pub struct TrainArgs {
+    /// What to run.
+    #[arg(long, value_enum, default_value = "data")]
+    stage: Stage,
     /// Dataset to train on.
     #[arg(long, default_value = "ml-100k")]
     dataset: String,
     /// Split protocol [default: the recipe's].
     #[arg(long)]
     protocol: Option<Protocol>,
+    /// Zoo member(s) for `--stage id`: a name, several separated by commas, or `all`.
+    #[arg(long, default_value = "dcnv2")]
+    model: String,
+    /// Seeds per model (2012, 2013, ...).
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// Training settings as TOML (keys of `CtrTrainConfig`); flags below override them.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Most epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Row-sparse embedding updates: on, off, or auto (on above 100,000 feature ids).
+    #[arg(long, default_value = "auto")]
+    sparse: String,
+    /// Run folder [default: $FLIP_HOME/runs/id-<dataset>-<protocol>].
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 pub fn train(home: &FlipHome, args: &TrainArgs) -> Result<()> {
@@ -207,12 +237,77 @@ pub fn train(home: &FlipHome, args: &TrainArgs) -> Result<()> {
             report: None,
         },
     )?;
-    println!(
-        "\nThe data is ready in {}. Pretraining and finetuning (ID model zoo, PLM, alignment) are \
-         not implemented yet; they come with the next issues of the series.",
-        prepared.dataset.dir().display()
-    );
-    Ok(())
+    match args.stage {
+        Stage::Data => {
+            println!(
+                "\nThe data is ready in {}. `--stage id` trains the ID-model baselines; pretraining \
+                 and finetuning with the language model come with the next issues of the series.",
+                prepared.dataset.dir().display()
+            );
+            Ok(())
+        }
+        Stage::Id => crate::id_stage::run(home, &prepared.dataset, args),
+    }
+}
+
+impl TrainArgs {
+    /// The models named by `--model`.
+    pub fn models(&self) -> Result<Vec<flip_id_models::ModelConfig>> {
+        let names: Vec<&str> = if self.model == "all" {
+            flip_id_models::MODEL_NAMES.to_vec()
+        } else {
+            self.model.split(',').map(str::trim).collect()
+        };
+        names
+            .iter()
+            .map(|n| {
+                flip_id_models::ModelConfig::from_name(n).with_context(|| {
+                    format!(
+                        "unknown model `{n}`; choose from {} or all",
+                        flip_id_models::MODEL_NAMES.join(", ")
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Training settings: defaults, then `--config`, then flags.
+    pub fn train_config(&self, num_features: u32) -> Result<flip_train::CtrTrainConfig> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("{}: not a training configuration", path.display()))?
+            }
+            None => flip_train::CtrTrainConfig::default(),
+        };
+        if let Some(e) = self.epochs {
+            config.max_epochs = e;
+        }
+        config.sparse_embeddings = match self.sparse.as_str() {
+            "on" => true,
+            "off" => false,
+            "auto" => num_features > 100_000,
+            other => bail!("--sparse {other}: use on, off or auto"),
+        };
+        Ok(config)
+    }
+
+    /// Seeds to run.
+    pub fn seed_list(&self) -> Vec<u64> {
+        (0..self.seeds.max(1)).map(|i| 2012 + i).collect()
+    }
+
+    /// The run folder.
+    pub fn run_dir(&self, home: &FlipHome, dataset: &flip_data::PreparedDataset) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| {
+            let meta = dataset.meta();
+            home.root()
+                .join("runs")
+                .join(format!("id-{}-{}", meta.name, meta.recipe.split.protocol))
+        })
+    }
 }
 
 #[derive(Args)]
@@ -238,6 +333,65 @@ pub fn test(home: &FlipHome, args: &TestArgs) -> Result<()> {
         .context("cannot run cargo test")?;
     if !status.success() {
         bail!("tests failed ({status})");
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Scenario group: `id` (ID-model training and scoring).
+    what: String,
+    /// Zoo member to time.
+    #[arg(long, default_value = "dcnv2")]
+    model: String,
+    /// Timed training steps.
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+}
+
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    if args.what != "id" {
+        bail!("unknown benchmark `{}`; available: id", args.what);
+    }
+    let model = flip_id_models::ModelConfig::from_name(&args.model)
+        .with_context(|| format!("unknown model `{}`", args.model))?;
+    let device = burn::tensor::Device::flex();
+    device.seed(1);
+    let fields = flip_train::bench::ML1M_FIELDS;
+    let results = [
+        flip_train::bench::train_throughput(
+            &model,
+            &fields,
+            1024,
+            args.steps,
+            false,
+            &device.clone().autodiff(),
+        ),
+        flip_train::bench::train_throughput(
+            &model,
+            &fields,
+            1024,
+            args.steps,
+            true,
+            &device.clone().autodiff(),
+        ),
+        flip_train::bench::infer_throughput(
+            &model,
+            &fields,
+            8192,
+            args.steps.div_ceil(3).max(3),
+            &device,
+        ),
+    ];
+    for r in &results {
+        println!("{}", serde_json::to_string(r)?);
+    }
+    println!("\n| scenario | model | batch | samples/s | ms/step |\n|---|---|---:|---:|---:|");
+    for r in &results {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.1} |",
+            r.scenario, r.model, r.batch, r.samples_per_second, r.ms_per_step
+        );
     }
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! `cargo xtask`: the FLIP command line.
 //!
 //! `fetch` obtains raw data and models, `prepare` turns a dataset into Parquet with prompts,
-//! `train` runs the whole job (for now: fetch and prepare), `test` runs the test suite with
-//! real data.
+//! `train` runs the job (data, then the ID-model baselines with `--stage id`), `bench` measures
+//! throughput, `test` runs the test suite with real data.
 
 mod commands;
+mod id_stage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,10 +33,13 @@ enum Command {
     Fetch(commands::FetchArgs),
     /// Turn a dataset into Parquet splits with vocabularies, prompts and tokens.
     Prepare(commands::PrepareArgs),
-    /// The main job. For now it fetches and prepares the dataset and says what comes next.
+    /// The main job: fetch and prepare the data (`--stage data`), then train (`--stage id`: the
+    /// ID-model baselines).
     Train(commands::TrainArgs),
     /// Fetch ML-100K and MiniLM, then run every crate's tests (optimised) against them.
     Test(commands::TestArgs),
+    /// Throughput benchmarks (`id`: DCNv2 training and scoring on the ML-1M vocabulary).
+    Bench(commands::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Command::Prepare(args) => commands::prepare(&home, &args).map(|_| ()),
         Command::Train(args) => commands::train(&home, &args),
         Command::Test(args) => commands::test(&home, &args),
+        Command::Bench(args) => commands::bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

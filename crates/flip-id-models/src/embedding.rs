@@ -1,0 +1,152 @@
+//! The feature embedding shared by every zoo member: one table over all fields (global ids) and
+//! the first-order ("linear", "wide") weights, both N(0, 1e-4) as in the official code.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::Initializer;
+use burn::tensor::module::embedding;
+use burn::tensor::{Device, Int, Tensor};
+
+/// Configuration of [`FeatureEmbedding`].
+#[derive(Config, Debug)]
+pub struct FeatureEmbeddingConfig {
+    /// Number of global feature ids (V), reserved ids included.
+    pub num_features: usize,
+    /// Width of each field embedding (d). Default 32.
+    #[config(default = 32)]
+    pub dim: usize,
+    /// Standard deviation of the normal initialisation of both tables. Default 1e-4.
+    #[config(default = 1e-4)]
+    pub init_std: f64,
+}
+
+/// Field embeddings `[V, d]` and first-order weights `[V, 1]` indexed by global ids.
+#[derive(Module, Debug)]
+pub struct FeatureEmbedding {
+    /// The embedding table `[V, d]`.
+    pub table: Param<Tensor<2>>,
+    /// The first-order weights `[V, 1]`.
+    pub linear: Param<Tensor<2>>,
+}
+
+/// The looked-up inputs of a batch, what every zoo model computes on.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    /// Field embeddings `[B, M, d]`.
+    pub fields: Tensor<3>,
+    /// First-order weight of each field's value `[B, M]`.
+    pub linear: Tensor<2>,
+}
+
+impl Embedded {
+    /// Looks `ids` (`[B, M]`) up in explicit tables: `table` `[N, d]` and `linear` `[N, 1]`.
+    /// Used for row-sparse training, where the tables hold only the rows a batch touches and
+    /// `ids` index those rows.
+    pub fn lookup(table: Tensor<2>, linear: Tensor<2>, ids: Tensor<2, Int>) -> Self {
+        let [b, m] = ids.dims();
+        Embedded {
+            fields: embedding(table, ids.clone()),
+            linear: embedding(linear, ids).reshape([b, m]),
+        }
+    }
+
+    /// The embeddings concatenated per row `[B, M * d]`.
+    pub fn flat(&self) -> Tensor<2> {
+        let [b, m, d] = self.fields.dims();
+        self.fields.clone().reshape([b, m * d])
+    }
+
+    /// The first-order logit `[B]`: the sum of the fields' weights.
+    pub fn linear_logit(&self) -> Tensor<1> {
+        let [b, _] = self.linear.dims();
+        self.linear.clone().sum_dim(1).reshape([b])
+    }
+}
+
+impl FeatureEmbeddingConfig {
+    /// Builds the tables on `device`.
+    pub fn init(&self, device: &Device) -> FeatureEmbedding {
+        let init = Initializer::Normal {
+            mean: 0.0,
+            std: self.init_std,
+        };
+        FeatureEmbedding {
+            table: init.init([self.num_features, self.dim], device),
+            linear: init.init([self.num_features, 1], device),
+        }
+    }
+}
+
+impl FeatureEmbedding {
+    /// Looks up global ids.
+    ///
+    /// # Shapes
+    /// - `ids`: `[B, M]`
+    /// - output: fields `[B, M, d]`, linear `[B, M]`
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Embedded {
+        Embedded::lookup(self.table.val(), self.linear.val(), ids)
+    }
+
+    /// Embedding width (d).
+    pub fn dim(&self) -> usize {
+        self.table.shape().dims::<2>()[1]
+    }
+
+    /// Number of global ids (V).
+    pub fn num_features(&self) -> usize {
+        self.table.shape().dims::<2>()[0]
+    }
+
+    /// The same module with new table values (ids kept, so optimizer state and checkpoints
+    /// still match).
+    pub fn with_tables(self, table: Tensor<2>, linear: Tensor<2>) -> Self {
+        FeatureEmbedding {
+            table: Param::initialized(self.table.id, table),
+            linear: Param::initialized(self.linear.id, linear),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    #[test]
+    fn lookup_and_linear_logit() {
+        let device = Device::flex();
+        let e = FeatureEmbeddingConfig::new(4).with_dim(2).init(&device);
+        let e = e.with_tables(
+            Tensor::from_data(
+                TensorData::new(vec![0.0f32, 0.1, 1.0, 1.1, 2.0, 2.1, 3.0, 3.1], [4, 2]),
+                &device,
+            ),
+            Tensor::from_data(
+                TensorData::new(vec![0.5f32, -1.0, 2.0, 0.25], [4, 1]),
+                &device,
+            ),
+        );
+        let ids =
+            Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 3, 0, 2], [2, 2]), &device);
+        let x = e.forward(ids);
+        assert_eq!(
+            x.fields.to_data().try_to_vec::<f32>().unwrap(),
+            vec![1.0, 1.1, 3.0, 3.1, 0.0, 0.1, 2.0, 2.1]
+        );
+        assert_eq!(
+            x.linear_logit().to_data().try_to_vec::<f32>().unwrap(),
+            vec![-0.75, 2.5]
+        );
+        assert_eq!(x.flat().dims(), [2, 4]);
+    }
+
+    #[test]
+    fn init_is_small_normal() {
+        let device = Device::flex();
+        device.seed(1);
+        let e = FeatureEmbeddingConfig::new(1000).init(&device);
+        let values = e.table.val().to_data().try_to_vec::<f32>().unwrap();
+        let std = (values.iter().map(|v| v * v).sum::<f32>() / values.len() as f32).sqrt();
+        assert!((std - 1e-4).abs() < 5e-6, "{std}");
+    }
+}

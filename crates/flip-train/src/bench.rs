@@ -1,0 +1,194 @@
+//! Throughput benchmarks of the ID models on synthetic batches shaped like a real dataset.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use flip_id_models::{InputShape, ModelConfig};
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::ctr::bce_with_logits;
+use crate::sparse::{GatheredRows, SparseAdam, TouchedRows};
+
+/// The field vocabulary sizes of MovieLens-1M as in the authors' preprocessing (16,939 ids):
+/// user, gender, age, occupation, zip, movie, title, genre.
+pub const ML1M_FIELDS: [usize; 8] = [6040, 2, 7, 21, 3439, 3706, 3706, 18];
+
+/// One measured scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    /// Scenario name (`id_train`, `id_train_sparse`, `id_infer`).
+    pub scenario: String,
+    /// Model.
+    pub model: String,
+    /// Rows per step.
+    pub batch: usize,
+    /// Steps timed (after warm-up).
+    pub steps: usize,
+    /// Rows per second.
+    pub samples_per_second: f64,
+    /// Milliseconds per step.
+    pub ms_per_step: f64,
+}
+
+/// Random ids: field `f` draws uniformly among its `fields[f]` values, offset into one space.
+pub fn synthetic_ids(fields: &[usize], rows: usize, seed: u64) -> Vec<i64> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let offsets: Vec<usize> = fields
+        .iter()
+        .scan(0, |acc, &n| {
+            let o = *acc;
+            *acc += n;
+            Some(o)
+        })
+        .collect();
+    (0..rows)
+        .flat_map(|_| {
+            fields
+                .iter()
+                .zip(&offsets)
+                .map(|(&n, &o)| (o + rng.random_range(0..n)) as i64)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Training steps per second of `model` (Adam, BCE) at `batch` rows, dense or row-sparse
+/// embedding updates, on `device` (autodiff).
+pub fn train_throughput(
+    model: &ModelConfig,
+    fields: &[usize],
+    batch: usize,
+    steps: usize,
+    sparse: bool,
+    device: &Device,
+) -> BenchResult {
+    let shape = InputShape {
+        num_features: fields.iter().sum(),
+        num_fields: fields.len(),
+    };
+    let mut net = model.init(shape, device);
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut lazy = SparseAdam::new(net.embedding());
+    let warmup = 3;
+    let mut started = Instant::now();
+    for step in 0..warmup + steps {
+        if step == warmup {
+            device.sync().expect("device sync");
+            started = Instant::now();
+        }
+        let ids = synthetic_ids(fields, batch, step as u64);
+        let labels: Vec<f32> = ids
+            .chunks(fields.len())
+            .map(|r| (r[0] % 2) as f32)
+            .collect();
+        let labels = Tensor::<1>::from_data(TensorData::new(labels, [batch]), device);
+        if sparse {
+            let touched = TouchedRows::new(&ids);
+            let rows = GatheredRows::gather(net.embedding(), &touched);
+            let out = net.forward_embedded(&rows.embedded(&touched, batch, fields.len()));
+            let mut grads = bce_with_logits(out.logit, labels).backward();
+            let row_grads = [
+                rows.table.grad_remove(&mut grads).expect("used"),
+                rows.linear.grad_remove(&mut grads).expect("used"),
+            ];
+            let params = GradientsParams::from_grads(grads, &net);
+            net = optim.step(1e-3, net, params);
+            let emb = net.embedding().clone();
+            net = net.with_embedding(lazy.step(1e-3, emb, &rows, row_grads));
+        } else {
+            let ids =
+                Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, fields.len()]), device);
+            let grads = GradientsParams::from_grads(
+                bce_with_logits(net.forward(ids).logit, labels).backward(),
+                &net,
+            );
+            net = optim.step(1e-3, net, grads);
+        }
+    }
+    device.sync().expect("device sync");
+    let seconds = started.elapsed().as_secs_f64();
+    BenchResult {
+        scenario: if sparse {
+            "id_train_sparse"
+        } else {
+            "id_train"
+        }
+        .into(),
+        model: model.name().into(),
+        batch,
+        steps,
+        samples_per_second: (batch * steps) as f64 / seconds,
+        ms_per_step: 1e3 * seconds / steps as f64,
+    }
+}
+
+/// Scoring rows per second of `model` at `batch` rows on `device` (no autodiff).
+pub fn infer_throughput(
+    model: &ModelConfig,
+    fields: &[usize],
+    batch: usize,
+    steps: usize,
+    device: &Device,
+) -> BenchResult {
+    let shape = InputShape {
+        num_features: fields.iter().sum(),
+        num_fields: fields.len(),
+    };
+    let net = model.init(shape, device).valid();
+    let warmup = 2;
+    let mut started = Instant::now();
+    let mut checksum = 0.0f32;
+    for step in 0..warmup + steps {
+        if step == warmup {
+            device.sync().expect("device sync");
+            started = Instant::now();
+        }
+        let ids = Tensor::<2, Int>::from_data(
+            TensorData::new(
+                synthetic_ids(fields, batch, step as u64),
+                [batch, fields.len()],
+            ),
+            device,
+        );
+        checksum += net.forward(ids).logit.sum().into_scalar::<f32>();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(checksum.is_finite(), "scores are finite");
+    BenchResult {
+        scenario: "id_infer".into(),
+        model: model.name().into(),
+        batch,
+        steps,
+        samples_per_second: (batch * steps) as f64 / seconds,
+        ms_per_step: 1e3 * seconds / steps as f64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_ids_stay_in_their_fields() {
+        let ids = synthetic_ids(&[3, 2, 5], 100, 1);
+        for row in ids.chunks(3) {
+            assert!(
+                (0..3).contains(&row[0]) && (3..5).contains(&row[1]) && (5..10).contains(&row[2])
+            );
+        }
+        assert_eq!(ids, synthetic_ids(&[3, 2, 5], 100, 1));
+    }
+
+    #[test]
+    fn throughput_runs_on_a_tiny_model() {
+        let device = Device::flex();
+        let model = ModelConfig::from_name("dcnv2").unwrap();
+        let r = train_throughput(&model, &[10, 4, 6], 16, 2, true, &device.clone().autodiff());
+        assert!(r.samples_per_second > 0.0 && r.scenario == "id_train_sparse");
+        let r = infer_throughput(&model, &[10, 4, 6], 16, 2, &device);
+        assert!(r.samples_per_second > 0.0);
+    }
+}

@@ -1,0 +1,156 @@
+//! Row-sparse training of the feature embedding: a batch looks up only the rows it touches, and
+//! a lazy Adam updates only those rows and their moments.
+//!
+//! burn's embedding gradient is dense (`[V, d]` zeros plus a scatter) and a dense optimizer then
+//! walks the whole table every step; with a million rows that dominates the step (measured 367
+//! vs 64 ms). Here the cost of a step grows with the rows touched, not with V.
+
+use burn::tensor::{Int, Tensor, TensorData};
+use flip_id_models::{Embedded, FeatureEmbedding};
+
+/// The rows one batch touches, and the batch's ids rewritten to index them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TouchedRows {
+    /// Distinct global ids, ascending `[U]`.
+    pub rows: Vec<i64>,
+    /// The batch's ids as positions in `rows`, row-major `[B, M]`.
+    pub local: Vec<i64>,
+}
+
+impl TouchedRows {
+    /// Deduplicates the global ids of a batch.
+    pub fn new(ids: &[i64]) -> Self {
+        let mut rows = ids.to_vec();
+        rows.sort_unstable();
+        rows.dedup();
+        let local = ids
+            .iter()
+            .map(|id| rows.binary_search(id).expect("present") as i64)
+            .collect();
+        TouchedRows { rows, local }
+    }
+}
+
+/// Lazy Adam moments for both tables of a [`FeatureEmbedding`].
+#[derive(Debug, Clone)]
+pub struct SparseAdam {
+    m: [Tensor<2>; 2],
+    v: [Tensor<2>; 2],
+    step: i32,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+}
+
+/// Gathered rows of both tables, leaves of the autodiff graph.
+pub struct GatheredRows {
+    /// Row indices on the device `[U]`.
+    pub index: Tensor<1, Int>,
+    /// Embedding rows `[U, d]` (tracked).
+    pub table: Tensor<2>,
+    /// First-order rows `[U, 1]` (tracked).
+    pub linear: Tensor<2>,
+}
+
+impl GatheredRows {
+    /// Gathers the touched rows of `emb` as tracked leaves on the autodiff device.
+    pub fn gather(emb: &FeatureEmbedding, touched: &TouchedRows) -> Self {
+        let table = emb.table.val().inner();
+        let device = table.device();
+        let index = Tensor::<1, Int>::from_data(
+            TensorData::new(touched.rows.clone(), [touched.rows.len()]),
+            &device,
+        );
+        GatheredRows {
+            table: table.select(0, index.clone()).autodiff().require_grad(),
+            linear: emb
+                .linear
+                .val()
+                .inner()
+                .select(0, index.clone())
+                .autodiff()
+                .require_grad(),
+            index,
+        }
+    }
+
+    /// The batch's inputs computed from the gathered rows.
+    pub fn embedded(&self, touched: &TouchedRows, batch: usize, fields: usize) -> Embedded {
+        let device = self.index.device();
+        let local = Tensor::<2, Int>::from_data(
+            TensorData::new(touched.local.clone(), [batch, fields]),
+            &device,
+        )
+        .autodiff();
+        Embedded::lookup(self.table.clone(), self.linear.clone(), local)
+    }
+}
+
+impl SparseAdam {
+    /// Zero moments shaped like `emb`'s tables (PyTorch's Adam defaults, ε = 1e-8).
+    pub fn new(emb: &FeatureEmbedding) -> Self {
+        let table = emb.table.val().inner();
+        let linear = emb.linear.val().inner();
+        SparseAdam {
+            m: [table.zeros_like(), linear.zeros_like()],
+            v: [table.zeros_like(), linear.zeros_like()],
+            step: 0,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+        }
+    }
+
+    /// Applies one Adam step to the gathered rows, given their gradients `[U, d]` and `[U, 1]`,
+    /// and returns the embedding with updated tables.
+    pub fn step(
+        &mut self,
+        lr: f64,
+        emb: FeatureEmbedding,
+        rows: &GatheredRows,
+        grads: [Tensor<2>; 2],
+    ) -> FeatureEmbedding {
+        use burn::tensor::IndexingUpdateOp::{Add, Assign};
+        self.step += 1;
+        let correction_1 = 1.0 - self.beta_1.powi(self.step);
+        let correction_2 = 1.0 - self.beta_2.powi(self.step);
+        let tables = [emb.table.val().inner(), emb.linear.val().inner()];
+        let mut updated = Vec::with_capacity(2);
+        for (k, (table, grad)) in tables.into_iter().zip(grads).enumerate() {
+            let index = rows.index.clone();
+            let m = self.m[k]
+                .clone()
+                .select(0, index.clone())
+                .mul_scalar(self.beta_1)
+                + grad.clone().mul_scalar(1.0 - self.beta_1);
+            let v = self.v[k]
+                .clone()
+                .select(0, index.clone())
+                .mul_scalar(self.beta_2)
+                + grad.square().mul_scalar(1.0 - self.beta_2);
+            let delta = m.clone().div_scalar(correction_1)
+                / (v.clone()
+                    .div_scalar(correction_2)
+                    .sqrt()
+                    .add_scalar(self.epsilon));
+            self.m[k] = self.m[k].clone().select_assign(0, index.clone(), m, Assign);
+            self.v[k] = self.v[k].clone().select_assign(0, index.clone(), v, Assign);
+            updated.push(table.select_assign(0, index, delta.mul_scalar(-lr), Add));
+        }
+        let linear = updated.pop().expect("two tables");
+        let table = updated.pop().expect("two tables");
+        emb.with_tables(Tensor::from_inner(table), Tensor::from_inner(linear))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn touched_rows_are_distinct_and_local_ids_point_back() {
+        let t = TouchedRows::new(&[7, 3, 7, 9, 3, 1]);
+        assert_eq!(t.rows, vec![1, 3, 7, 9]);
+        assert_eq!(t.local, vec![2, 1, 2, 3, 1, 0]);
+    }
+}
