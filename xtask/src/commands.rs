@@ -216,6 +216,9 @@ pub struct TrainArgs {
     /// Most epochs.
     #[arg(long)]
     epochs: Option<usize>,
+    /// Epochs without a better validation AUC before stopping.
+    #[arg(long)]
+    patience: Option<usize>,
     /// Row-sparse embedding updates: on, off, or auto (on above 100,000 feature ids).
     #[arg(long, default_value = "auto")]
     sparse: String,
@@ -285,6 +288,9 @@ impl TrainArgs {
         if let Some(e) = self.epochs {
             config.max_epochs = e;
         }
+        if let Some(p) = self.patience {
+            config.patience = p;
+        }
         config.sparse_embeddings = match self.sparse.as_str() {
             "on" => true,
             "off" => false,
@@ -344,9 +350,12 @@ pub struct BenchArgs {
     /// Zoo member to time.
     #[arg(long, default_value = "dcnv2")]
     model: String,
-    /// Timed training steps.
-    #[arg(long, default_value_t = 30)]
+    /// Timed training steps per run.
+    #[arg(long, default_value_t = 20)]
     steps: usize,
+    /// Runs per scenario; the best is reported (shared machines are noisy).
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
 }
 
 pub fn bench(args: &BenchArgs) -> Result<()> {

@@ -90,10 +90,7 @@ pub fn train_throughput(
             let rows = GatheredRows::gather(net.embedding(), &touched);
             let out = net.forward_embedded(&rows.embedded(&touched, batch, fields.len()));
             let mut grads = bce_with_logits(out.logit, labels).backward();
-            let row_grads = [
-                rows.table.grad_remove(&mut grads).expect("used"),
-                rows.linear.grad_remove(&mut grads).expect("used"),
-            ];
+            let row_grads = rows.take_grads(&mut grads);
             let params = GradientsParams::from_grads(grads, &net);
             net = optim.step(1e-3, net, params);
             let emb = net.embedding().clone();

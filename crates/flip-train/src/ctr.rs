@@ -200,14 +200,7 @@ pub fn fit(
                         loss = loss + p;
                     }
                     let mut grads = loss.backward();
-                    let row_grads = [
-                        rows.table
-                            .grad_remove(&mut grads)
-                            .expect("embedding rows are used"),
-                        rows.linear
-                            .grad_remove(&mut grads)
-                            .expect("first-order rows are used"),
-                    ];
+                    let row_grads = rows.take_grads(&mut grads);
                     let params = GradientsParams::from_grads(grads, &model);
                     model = optimizer.step(config.learning_rate, model, params);
                     let emb = model.embedding().clone();

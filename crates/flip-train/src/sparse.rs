@@ -53,6 +53,14 @@ pub struct GatheredRows {
 }
 
 impl GatheredRows {
+    /// Takes the gradients of both gathered tables out of `grads` (`None` for an unused one).
+    pub fn take_grads(&self, grads: &mut burn::tensor::Gradients) -> [Option<Tensor<2>>; 2] {
+        [
+            self.table.grad_remove(grads),
+            self.linear.grad_remove(grads),
+        ]
+    }
+
     /// Gathers the touched rows of `emb` as tracked leaves on the autodiff device.
     pub fn gather(emb: &FeatureEmbedding, touched: &TouchedRows) -> Self {
         let table = emb.table.val().inner();
@@ -101,14 +109,15 @@ impl SparseAdam {
         }
     }
 
-    /// Applies one Adam step to the gathered rows, given their gradients `[U, d]` and `[U, 1]`,
-    /// and returns the embedding with updated tables.
+    /// Applies one Adam step to the gathered rows, given their gradients `[U, d]` and `[U, 1]`
+    /// (`None` for a table the model does not read), and returns the embedding with updated
+    /// tables.
     pub fn step(
         &mut self,
         lr: f64,
         emb: FeatureEmbedding,
         rows: &GatheredRows,
-        grads: [Tensor<2>; 2],
+        grads: [Option<Tensor<2>>; 2],
     ) -> FeatureEmbedding {
         use burn::tensor::IndexingUpdateOp::{Add, Assign};
         self.step += 1;
@@ -117,6 +126,10 @@ impl SparseAdam {
         let tables = [emb.table.val().inner(), emb.linear.val().inner()];
         let mut updated = Vec::with_capacity(2);
         for (k, (table, grad)) in tables.into_iter().zip(grads).enumerate() {
+            let Some(grad) = grad else {
+                updated.push(table);
+                continue;
+            };
             let index = rows.index.clone();
             let m = self.m[k]
                 .clone()
@@ -146,6 +159,64 @@ impl SparseAdam {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::tensor::Device;
+    use flip_id_models::{InputShape, ModelConfig};
+
+    use crate::ctr::bce_with_logits;
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().convert::<f32>().iter::<f32>().collect()
+    }
+
+    /// From zero moments, one lazy step equals one dense Adam step on every row: touched rows
+    /// see the same update, untouched rows a zero one.
+    #[test]
+    fn first_lazy_step_equals_a_dense_adam_step() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let shape = InputShape {
+            num_features: 20,
+            num_fields: 2,
+        };
+        let model = ModelConfig::from_name("fm").unwrap().init(shape, &device);
+        let ids = vec![3i64, 11, 5, 11, 3, 18];
+        let labels = Tensor::<1>::from_floats([1.0, 0.0, 1.0], &device);
+
+        let dense_ids = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [3, 2]), &device);
+        let loss = bce_with_logits(model.forward(dense_ids).logit, labels.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let dense = AdamConfig::new()
+            .with_epsilon(1e-8)
+            .init()
+            .step(0.1, model.clone(), grads);
+
+        let touched = TouchedRows::new(&ids);
+        let rows = GatheredRows::gather(model.embedding(), &touched);
+        let out = model.forward_embedded(&rows.embedded(&touched, 3, 2));
+        let mut grads = bce_with_logits(out.logit, labels).backward();
+        let row_grads = rows.take_grads(&mut grads);
+        let emb = SparseAdam::new(model.embedding()).step(
+            0.1,
+            model.embedding().clone(),
+            &rows,
+            row_grads,
+        );
+
+        for (a, b) in [
+            (&dense.embedding().table, &emb.table),
+            (&dense.embedding().linear, &emb.linear),
+        ] {
+            let (a, b) = (values(a.val().inner()), values(b.val().inner()));
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+            }
+        }
+        // Untouched rows did not move.
+        let before = values(model.embedding().table.val().inner());
+        let after = values(emb.table.val().inner());
+        assert_eq!(before[0..2], after[0..2]);
+    }
 
     #[test]
     fn touched_rows_are_distinct_and_local_ids_point_back() {

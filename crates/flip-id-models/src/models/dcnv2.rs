@@ -78,28 +78,6 @@ pub fn fast_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     sigmoid(x.mul_scalar(2.0)).mul_scalar(2.0).sub_scalar(1.0)
 }
 
-/// The block-diagonal matrix `diag(C_1ᵀ, …, C_Eᵀ)` `[E·r, E·r]` of blocks `c` `[E, r, r]`, so
-/// that `[h_1 … h_E] diag(C_eᵀ) = [h_1 C_1ᵀ … h_E C_Eᵀ]`.
-fn block_diagonal_transposed(c: Tensor<3>) -> Tensor<2> {
-    let [experts, r, _] = c.dims();
-    let device = c.device();
-    let rows = (0..experts)
-        .map(|e| {
-            let block = c.clone().narrow(0, e, 1).reshape([r, r]).transpose();
-            let mut parts = Vec::with_capacity(3);
-            if e > 0 {
-                parts.push(Tensor::zeros([r, e * r], &device));
-            }
-            parts.push(block);
-            if e + 1 < experts {
-                parts.push(Tensor::zeros([r, (experts - e - 1) * r], &device));
-            }
-            Tensor::cat(parts, 1)
-        })
-        .collect();
-    Tensor::cat(rows, 0)
-}
-
 impl DcnV2Config {
     /// Builds the model.
     pub fn init(&self, shape: InputShape, device: &Device) -> DcnV2 {
@@ -136,8 +114,8 @@ impl DcnV2 {
     ///
     /// Computed without materialising the `E` expert outputs: since the gate weights sum to one,
     /// `Σ_e w_e x0 ⊙ (U_e h_e + b) = x0 ⊙ ([w_1 h_1 … w_E h_E] [U_1 … U_E]ᵀ + b)`, so a layer is
-    /// three matmuls over all experts at once: `x [V_1 … V_E]`, the block-diagonal `C`, and the
-    /// stacked `U`.
+    /// a matmul with all `V_e` side by side, a batched matmul with the `C_e`, and a matmul with
+    /// all `U_e` stacked.
     ///
     /// # Shapes
     /// - `x0`: `[B, n]`
@@ -158,7 +136,12 @@ impl DcnV2 {
             // [n, E·r]: column block e is V_e.
             let v_all = v.swap_dims(0, 1).reshape([n, experts * r]);
             let h = fast_tanh(x.clone().matmul(v_all)); // [B, E·r]
-            let h = fast_tanh(h.matmul(block_diagonal_transposed(c))); // [B, E·r]
+            // h_e C_eᵀ for every expert: a batched matmul over [E, B, r].
+            let h = h
+                .reshape([b, experts, r])
+                .swap_dims(0, 1)
+                .matmul(c.swap_dims(1, 2));
+            let h = fast_tanh(h.swap_dims(0, 1).reshape([b, experts * r])); // [B, E·r]
             let gates = self.gates.val().narrow(0, l, 1).reshape([experts, n]);
             let weights = softmax(x.clone().matmul(gates.transpose()), 1); // [B, E]
             let weighted = (h.reshape([b, experts, r]) * weights.reshape([b, experts, 1]))
