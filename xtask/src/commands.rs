@@ -168,16 +168,19 @@ pub fn prepare(home: &FlipHome, args: &PrepareArgs) -> Result<Prepared> {
     let meta = prepared.dataset.meta();
     let report = meta.report();
     println!("{report}");
-    println!(
-        "{} {} in {:.1} s",
-        if prepared.reused {
-            "reused"
-        } else {
-            "prepared"
-        },
-        prepared.dataset.dir().display(),
-        meta.seconds
-    );
+    if prepared.reused {
+        println!(
+            "reused {} (prepared earlier in {:.1} s)",
+            prepared.dataset.dir().display(),
+            meta.seconds
+        );
+    } else {
+        println!(
+            "prepared {} in {:.1} s",
+            prepared.dataset.dir().display(),
+            meta.seconds
+        );
+    }
     if let Some(path) = &args.report {
         std::fs::write(path, &report).with_context(|| format!("writing {}", path.display()))?;
     }

@@ -38,15 +38,56 @@ pub struct Embedded {
     pub linear: Tensor<2>,
 }
 
+/// Which tables a model reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reads {
+    /// The embedding table.
+    pub fields: bool,
+    /// The first-order table.
+    pub linear: bool,
+}
+
+impl Reads {
+    /// Both tables.
+    pub const BOTH: Reads = Reads {
+        fields: true,
+        linear: true,
+    };
+    /// The embedding table only.
+    pub const FIELDS: Reads = Reads {
+        fields: true,
+        linear: false,
+    };
+    /// The first-order table only.
+    pub const LINEAR: Reads = Reads {
+        fields: false,
+        linear: true,
+    };
+}
+
 impl Embedded {
     /// Looks `ids` (`[B, M]`) up in explicit tables: `table` `[N, d]` and `linear` `[N, 1]`.
     /// Used for row-sparse training, where the tables hold only the rows a batch touches and
     /// `ids` index those rows.
-    pub fn lookup(table: Tensor<2>, linear: Tensor<2>, ids: Tensor<2, Int>) -> Self {
+    ///
+    /// A table the model does not read is not looked up: its part is a constant zero tensor.
+    /// (A lookup whose result never reaches the loss stays attached to the table parameter in
+    /// burn's autodiff graph and is never freed, which slows every later step.)
+    pub fn lookup(table: Tensor<2>, linear: Tensor<2>, ids: Tensor<2, Int>, reads: Reads) -> Self {
         let [b, m] = ids.dims();
+        let [_, d] = table.dims();
+        let device = ids.device();
         Embedded {
-            fields: embedding(table, ids.clone()),
-            linear: embedding(linear, ids).reshape([b, m]),
+            fields: if reads.fields {
+                embedding(table, ids.clone())
+            } else {
+                Tensor::zeros([b, m, d], &device)
+            },
+            linear: if reads.linear {
+                embedding(linear, ids).reshape([b, m])
+            } else {
+                Tensor::zeros([b, m], &device)
+            },
         }
     }
 
@@ -78,13 +119,13 @@ impl FeatureEmbeddingConfig {
 }
 
 impl FeatureEmbedding {
-    /// Looks up global ids.
+    /// Looks up global ids in the tables listed in `reads`.
     ///
     /// # Shapes
     /// - `ids`: `[B, M]`
     /// - output: fields `[B, M, d]`, linear `[B, M]`
-    pub fn forward(&self, ids: Tensor<2, Int>) -> Embedded {
-        Embedded::lookup(self.table.val(), self.linear.val(), ids)
+    pub fn forward(&self, ids: Tensor<2, Int>, reads: Reads) -> Embedded {
+        Embedded::lookup(self.table.val(), self.linear.val(), ids, reads)
     }
 
     /// Embedding width (d).
@@ -128,7 +169,7 @@ mod tests {
         );
         let ids =
             Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 3, 0, 2], [2, 2]), &device);
-        let x = e.forward(ids);
+        let x = e.forward(ids, Reads::BOTH);
         assert_eq!(
             x.fields.to_data().try_to_vec::<f32>().unwrap(),
             vec![1.0, 1.1, 3.0, 3.1, 0.0, 0.1, 2.0, 2.1]

@@ -10,7 +10,8 @@
 //! fields, first-order weights beside it) and [`mlp::Mlp`].
 //!
 //! Models compute on [`Embedded`] inputs, so a trainer can look up only the rows a batch
-//! touches (row-sparse updates of large tables) and call [`CtrNet::forward_embedded`].
+//! touches (row-sparse updates of large tables) and call [`CtrNet::forward_embedded`];
+//! [`CtrNet::reads`] says which tables to look up.
 //!
 //! ```
 //! use burn::tensor::{Device, Int, Tensor};
@@ -36,7 +37,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-pub use embedding::{Embedded, FeatureEmbedding, FeatureEmbeddingConfig};
+pub use embedding::{Embedded, FeatureEmbedding, FeatureEmbeddingConfig, Reads};
 use models::afm::{Afm, AfmConfig};
 use models::afn::{Afn, AfnConfig};
 use models::autoint::{AutoInt, AutoIntConfig};
@@ -250,7 +251,30 @@ impl CtrNet {
     /// - `ids`: `[B, M]`
     /// - output: logit `[B]`, representation `[B, repr_dim]`
     pub fn forward(&self, ids: Tensor<2, Int>) -> CtrOutput {
-        self.forward_embedded(&self.embedding().forward(ids))
+        self.forward_embedded(&self.embed(ids))
+    }
+
+    /// Looks up the tables this model reads.
+    ///
+    /// # Shapes
+    /// - `ids`: `[B, M]`
+    /// - output: fields `[B, M, d]`, linear `[B, M]`
+    pub fn embed(&self, ids: Tensor<2, Int>) -> Embedded {
+        self.embedding().forward(ids, self.reads())
+    }
+
+    /// The tables the model reads: LR only the first-order weights; DCN, AutoInt(+), PNN, AFN
+    /// and FinalMLP only the embeddings; the others both.
+    pub fn reads(&self) -> Reads {
+        match self {
+            CtrNet::Lr(_) => Reads::LINEAR,
+            CtrNet::Dcn(_)
+            | CtrNet::Autoint(_)
+            | CtrNet::Pnn(_)
+            | CtrNet::Afn(_)
+            | CtrNet::Finalmlp(_) => Reads::FIELDS,
+            _ => Reads::BOTH,
+        }
     }
 
     /// Scores already looked-up inputs (see [`Embedded::lookup`]).

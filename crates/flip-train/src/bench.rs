@@ -87,7 +87,7 @@ pub fn train_throughput(
         let labels = Tensor::<1>::from_data(TensorData::new(labels, [batch]), device);
         if sparse {
             let touched = TouchedRows::new(&ids);
-            let rows = GatheredRows::gather(net.embedding(), &touched);
+            let rows = GatheredRows::gather(net.embedding(), &touched, net.reads());
             let out = net.forward_embedded(&rows.embedded(&touched, batch, fields.len()));
             let mut grads = bce_with_logits(out.logit, labels).backward();
             let row_grads = rows.take_grads(&mut grads);

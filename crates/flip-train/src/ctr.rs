@@ -180,7 +180,7 @@ pub fn fit(
                 Tensor::<1>::from_data(TensorData::new(batch.labels.clone(), [batch.size]), device);
             let (logits, loss) = match sparse.as_mut() {
                 None => {
-                    let x = model.embedding().forward(ids_tensor(&batch, device));
+                    let x = model.embed(ids_tensor(&batch, device));
                     let out = model.forward_embedded(&x);
                     let mut loss = bce_with_logits(out.logit.clone(), labels);
                     if let Some(p) = l2_penalty(&x, config.embedding_l2) {
@@ -192,7 +192,7 @@ pub fn fit(
                 }
                 Some(adam) => {
                     let touched = TouchedRows::new(&batch.ids);
-                    let rows = GatheredRows::gather(model.embedding(), &touched);
+                    let rows = GatheredRows::gather(model.embedding(), &touched, model.reads());
                     let x = rows.embedded(&touched, batch.size, batch.num_fields);
                     let out = model.forward_embedded(&x);
                     let mut loss = bce_with_logits(out.logit.clone(), labels);

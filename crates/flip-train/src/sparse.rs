@@ -6,7 +6,7 @@
 //! vs 64 ms). Here the cost of a step grows with the rows touched, not with V.
 
 use burn::tensor::{Int, Tensor, TensorData};
-use flip_id_models::{Embedded, FeatureEmbedding};
+use flip_id_models::{Embedded, FeatureEmbedding, Reads};
 
 /// The rows one batch touches, and the batch's ids rewritten to index them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,43 +42,49 @@ pub struct SparseAdam {
     epsilon: f64,
 }
 
-/// Gathered rows of both tables, leaves of the autodiff graph.
+/// Gathered rows of the tables a model reads, leaves of the autodiff graph.
 pub struct GatheredRows {
     /// Row indices on the device `[U]`.
     pub index: Tensor<1, Int>,
-    /// Embedding rows `[U, d]` (tracked).
+    /// Embedding rows `[U, d]` (tracked when read).
     pub table: Tensor<2>,
-    /// First-order rows `[U, 1]` (tracked).
+    /// First-order rows `[U, 1]` (tracked when read).
     pub linear: Tensor<2>,
+    /// Which tables the model reads.
+    pub reads: Reads,
 }
 
 impl GatheredRows {
-    /// Takes the gradients of both gathered tables out of `grads` (`None` for an unused one).
+    /// Takes the gradients of the gathered tables out of `grads` (`None` for an unread one).
     pub fn take_grads(&self, grads: &mut burn::tensor::Gradients) -> [Option<Tensor<2>>; 2] {
         [
-            self.table.grad_remove(grads),
-            self.linear.grad_remove(grads),
+            self.table.grad_remove(grads).filter(|_| self.reads.fields),
+            self.linear.grad_remove(grads).filter(|_| self.reads.linear),
         ]
     }
 
-    /// Gathers the touched rows of `emb` as tracked leaves on the autodiff device.
-    pub fn gather(emb: &FeatureEmbedding, touched: &TouchedRows) -> Self {
+    /// Gathers the touched rows of the tables in `reads` as tracked leaves on the autodiff
+    /// device (an unread table gives an untracked stand-in of zeros).
+    pub fn gather(emb: &FeatureEmbedding, touched: &TouchedRows, reads: Reads) -> Self {
         let table = emb.table.val().inner();
         let device = table.device();
         let index = Tensor::<1, Int>::from_data(
             TensorData::new(touched.rows.clone(), [touched.rows.len()]),
             &device,
         );
+        let rows = |t: Tensor<2>, read: bool| {
+            let [_, width] = t.dims();
+            if read {
+                t.select(0, index.clone()).autodiff().require_grad()
+            } else {
+                Tensor::<2>::zeros([touched.rows.len(), width], &device).autodiff()
+            }
+        };
         GatheredRows {
-            table: table.select(0, index.clone()).autodiff().require_grad(),
-            linear: emb
-                .linear
-                .val()
-                .inner()
-                .select(0, index.clone())
-                .autodiff()
-                .require_grad(),
+            table: rows(table, reads.fields),
+            linear: rows(emb.linear.val().inner(), reads.linear),
             index,
+            reads,
         }
     }
 
@@ -90,7 +96,7 @@ impl GatheredRows {
             &device,
         )
         .autodiff();
-        Embedded::lookup(self.table.clone(), self.linear.clone(), local)
+        Embedded::lookup(self.table.clone(), self.linear.clone(), local, self.reads)
     }
 }
 
@@ -184,6 +190,7 @@ mod tests {
         let labels = Tensor::<1>::from_floats([1.0, 0.0, 1.0], &device);
 
         let dense_ids = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [3, 2]), &device);
+        assert_eq!(model.reads(), Reads::BOTH);
         let loss = bce_with_logits(model.forward(dense_ids).logit, labels.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let dense = AdamConfig::new()
@@ -192,7 +199,7 @@ mod tests {
             .step(0.1, model.clone(), grads);
 
         let touched = TouchedRows::new(&ids);
-        let rows = GatheredRows::gather(model.embedding(), &touched);
+        let rows = GatheredRows::gather(model.embedding(), &touched, model.reads());
         let out = model.forward_embedded(&rows.embedded(&touched, 3, 2));
         let mut grads = bce_with_logits(out.logit, labels).backward();
         let row_grads = rows.take_grads(&mut grads);

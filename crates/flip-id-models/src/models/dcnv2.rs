@@ -311,7 +311,11 @@ mod tests {
                 &device,
             );
         let model = randomized(model);
-        let out = model.forward_embedded(&model.emb.forward(batch_ids(9, 3, &device)));
+        let out = model.forward_embedded(
+            &model
+                .emb
+                .forward(batch_ids(9, 3, &device), crate::Reads::BOTH),
+        );
         assert_eq!(out.repr.dims(), [8, 3 * 32 + 4]);
         assert_all_params_learn(&model, out.logit.sum());
     }

@@ -100,7 +100,9 @@ mod tests {
             .with_embedding_dim(4)
             .with_hidden(vec![5, 3])
             .init(shape, &device);
-        let x = model.emb.forward(ids(&[0, 4, 8, 1, 2, 7], 2, 3, &device));
+        let x = model
+            .emb
+            .forward(ids(&[0, 4, 8, 1, 2, 7], 2, 3, &device), crate::Reads::BOTH);
         let out = model.forward_embedded(&x);
         // FM part from the FM model on the same tables, DNN part from the block itself.
         let mut fm = FmConfig::new().with_embedding_dim(4).init(shape, &device);
@@ -130,7 +132,11 @@ mod tests {
             &device,
         );
         let model = randomized(model);
-        let out = model.forward_embedded(&model.emb.forward(batch_ids(9, 3, &device)));
+        let out = model.forward_embedded(
+            &model
+                .emb
+                .forward(batch_ids(9, 3, &device), crate::Reads::BOTH),
+        );
         assert_all_params_learn(&model, out.logit.sum());
     }
 }

@@ -196,7 +196,11 @@ mod tests {
         );
         let model = randomized(model);
         let rows: Vec<i64> = (0..48).map(|i| (i % 6) * 4 + (i * 7 / 6) % 4).collect();
-        let out = model.forward_embedded(&model.emb.forward(ids(&rows, 8, 6, &device)));
+        let out = model.forward_embedded(
+            &model
+                .emb
+                .forward(ids(&rows, 8, 6, &device), crate::Reads::BOTH),
+        );
         assert_all_params_learn(&model, out.logit.sum());
     }
 }

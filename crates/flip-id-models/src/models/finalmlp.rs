@@ -230,7 +230,11 @@ mod tests {
                 &device,
             );
         let model = randomized(model);
-        let out = model.forward_embedded(&model.emb.forward(batch_ids(9, 3, &device)));
+        let out = model.forward_embedded(
+            &model
+                .emb
+                .forward(batch_ids(9, 3, &device), crate::Reads::BOTH),
+        );
         assert_eq!(out.repr.dims(), [8, 8]);
         // No first-order term: the shared first-order table is not read.
         assert_params_learn_except(&model, out.logit.sum(), &[model.emb.linear.id]);

@@ -102,7 +102,11 @@ mod tests {
             ),
         );
         let rows = [0i64, 4, 8, 1, 2, 7];
-        let out = model.forward_embedded(&model.emb.forward(ids(&rows, 2, 3, &device)));
+        let out = model.forward_embedded(
+            &model
+                .emb
+                .forward(ids(&rows, 2, 3, &device), crate::Reads::BOTH),
+        );
         let e = values(model.emb.table.val());
         let w = values(model.emb.linear.val());
         let dot = |i: usize, j: usize| (0..3).map(|k| e[i * 3 + k] * e[j * 3 + k]).sum::<f32>();
@@ -127,7 +131,11 @@ mod tests {
             &device,
         );
         let model = randomized(model);
-        let out = model.forward_embedded(&model.emb.forward(batch_ids(9, 3, &device)));
+        let out = model.forward_embedded(
+            &model
+                .emb
+                .forward(batch_ids(9, 3, &device), crate::Reads::BOTH),
+        );
         assert_all_params_learn(&model, out.logit.sum());
     }
 }

@@ -75,7 +75,11 @@ mod tests {
             },
             &device,
         );
-        let out = model.forward_embedded(&model.emb.forward(ids(&[1, 4, 0, 5], 2, 2, &device)));
+        let out = model.forward_embedded(
+            &model
+                .emb
+                .forward(ids(&[1, 4, 0, 5], 2, 2, &device), crate::Reads::BOTH),
+        );
         let w = values(model.emb.linear.val());
         let b = values(model.bias.val())[0];
         assert_close(
@@ -97,7 +101,11 @@ mod tests {
             &device,
         );
         let model = randomized(model);
-        let out = model.forward_embedded(&model.emb.forward(ids(&[1, 4, 0, 5], 2, 2, &device)));
+        let out = model.forward_embedded(
+            &model
+                .emb
+                .forward(ids(&[1, 4, 0, 5], 2, 2, &device), crate::Reads::BOTH),
+        );
         // LR reads only the first-order weights; the shared table is there for alignment.
         assert_params_learn_except(&model, out.logit.sum(), &[model.emb.table.id]);
     }

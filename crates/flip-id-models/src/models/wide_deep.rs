@@ -95,7 +95,9 @@ mod tests {
                 },
                 &device,
             );
-        let x = model.emb.forward(ids(&[0, 4, 8, 1, 2, 7], 2, 3, &device));
+        let x = model
+            .emb
+            .forward(ids(&[0, 4, 8, 1, 2, 7], 2, 3, &device), crate::Reads::BOTH);
         let out = model.forward_embedded(&x);
         let wide = values(x.linear_logit());
         let deep = values(model.dnn.forward(x.flat()));
@@ -118,7 +120,11 @@ mod tests {
             &device,
         );
         let model = randomized(model);
-        let out = model.forward_embedded(&model.emb.forward(batch_ids(9, 3, &device)));
+        let out = model.forward_embedded(
+            &model
+                .emb
+                .forward(batch_ids(9, 3, &device), crate::Reads::BOTH),
+        );
         assert_all_params_learn(&model, out.logit.sum());
     }
 }
