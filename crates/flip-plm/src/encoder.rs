@@ -1,0 +1,357 @@
+//! The BERT/RoBERTa encoder: embeddings, post-LayerNorm transformer layers, pooling, and an
+//! optional masked-language-model head whose decoder is tied to the word embeddings.
+//!
+//! Field names follow Hugging Face's (`embeddings.word_embeddings`, `encoder.layer.N.attention`
+//! ...) so that checkpoints map onto them with a short list of renames (see `load`).
+
+use burn::module::{Module, Param};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
+    Linear, LinearConfig,
+};
+use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax};
+use burn::tensor::{Bool, Device, Int, Tensor};
+
+use crate::config::{Activation, Architecture, PlmConfig};
+
+/// Standard deviation of BERT's normal initialisation.
+const INIT_STD: f64 = 0.02;
+
+fn linear(input: usize, output: usize, device: &Device) -> Linear {
+    LinearConfig::new(input, output)
+        .with_initializer(Initializer::Normal {
+            mean: 0.0,
+            std: INIT_STD,
+        })
+        .init(device)
+}
+
+fn layer_norm(config: &PlmConfig, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(config.hidden_size)
+        .with_epsilon(config.layer_norm_eps)
+        .init(device)
+}
+
+fn embedding(rows: usize, width: usize, device: &Device) -> Embedding {
+    EmbeddingConfig::new(rows, width)
+        .with_initializer(Initializer::Normal {
+            mean: 0.0,
+            std: INIT_STD,
+        })
+        .init(device)
+}
+
+/// Token, position and token-type embeddings, summed and normalised.
+#[derive(Module, Debug)]
+pub struct Embeddings {
+    /// `[V, H]`; also the MLM decoder.
+    pub word_embeddings: Embedding,
+    /// `[P, H]`.
+    pub position_embeddings: Embedding,
+    /// `[T, H]`.
+    pub token_type_embeddings: Embedding,
+    layer_norm: LayerNorm,
+    dropout: Dropout,
+    /// 0 for BERT; RoBERTa numbers real tokens from `pad_token_id + 1` and gives padding
+    /// `pad_token_id`.
+    position_offset: usize,
+}
+
+impl Embeddings {
+    /// # Shapes
+    /// - `tokens`, `token_types`: `[B, L]`, `mask`: `[B, L]` (true on real tokens)
+    /// - output: `[B, L, H]`
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        mask: Tensor<2, Bool>,
+        token_types: Option<Tensor<2, Int>>,
+    ) -> Tensor<3> {
+        let [b, l] = tokens.dims();
+        let device = tokens.device();
+        let positions = if self.position_offset == 0 {
+            Tensor::<1, Int>::arange(0..l as i64, &device)
+                .reshape([1, l])
+                .expand([b, l])
+        } else {
+            // Hugging Face's create_position_ids_from_input_ids: real tokens count up from
+            // pad + 1, padding sits at pad.
+            let real = mask.int();
+            real.clone().cumsum(1) * real + (self.position_offset as i64 - 1)
+        };
+        let types = token_types.unwrap_or_else(|| Tensor::zeros([b, l], &device));
+        let x = self.word_embeddings.forward(tokens)
+            + self.position_embeddings.forward(positions)
+            + self.token_type_embeddings.forward(types);
+        self.dropout.forward(self.layer_norm.forward(x))
+    }
+}
+
+/// Multi-head self-attention with its output projection, residual and LayerNorm.
+#[derive(Module, Debug)]
+pub struct Attention {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+    probs_dropout: Dropout,
+    dropout: Dropout,
+    heads: usize,
+}
+
+impl Attention {
+    /// # Shapes
+    /// - `x`: `[B, L, H]`, `bias`: `[B, 1, 1, L]` (0 on real tokens, a large negative number on
+    ///   padding)
+    /// - output: `[B, L, H]`
+    pub fn forward(&self, x: Tensor<3>, bias: Tensor<4>) -> Tensor<3> {
+        let [b, l, h] = x.dims();
+        let d = h / self.heads;
+        let split = |t: Tensor<3>| t.reshape([b, l, self.heads, d]).swap_dims(1, 2); // [B, heads, L, d]
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias;
+        let probs = self.probs_dropout.forward(softmax(scores, 3));
+        let context = probs.matmul(v).swap_dims(1, 2).reshape([b, l, h]);
+        self.output_norm
+            .forward(x + self.dropout.forward(self.output.forward(context)))
+    }
+}
+
+/// One transformer layer (post-LayerNorm, as BERT).
+#[derive(Module, Debug)]
+pub struct Layer {
+    attention: Attention,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+    dropout: Dropout,
+    /// `gelu`, `gelu_tanh` or `relu`.
+    activation: String,
+}
+
+impl Layer {
+    /// # Shapes
+    /// - `x`: `[B, L, H]`, `bias`: `[B, 1, 1, L]`
+    /// - output: `[B, L, H]`
+    pub fn forward(&self, x: Tensor<3>, bias: Tensor<4>) -> Tensor<3> {
+        let x = self.attention.forward(x, bias);
+        let inner = self.intermediate.forward(x.clone());
+        let inner = match self.activation.as_str() {
+            "gelu_tanh" => gelu_approximate(inner),
+            "relu" => relu(inner),
+            _ => gelu(inner),
+        };
+        self.output_norm
+            .forward(x + self.dropout.forward(self.output.forward(inner)))
+    }
+}
+
+/// The layer stack (`encoder.layer.N` in checkpoints).
+#[derive(Module, Debug)]
+pub struct Layers {
+    /// The layers, in order.
+    pub layer: Vec<Layer>,
+}
+
+/// The masked-language-model head: dense, GELU, LayerNorm, then scores against the word
+/// embeddings (tied) plus a bias.
+#[derive(Module, Debug)]
+pub struct MlmHead {
+    dense: Linear,
+    layer_norm: LayerNorm,
+    bias: Param<Tensor<1>>,
+}
+
+/// How token states become one vector per sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The first token's state ([CLS] / `<s>`), as FLIP.
+    Cls,
+    /// The mean of the real tokens' states, as sentence-transformers.
+    Mean,
+}
+
+/// A BERT or RoBERTa encoder, optionally with its MLM head.
+#[derive(Module, Debug)]
+pub struct Plm {
+    /// Embeddings.
+    pub embeddings: Embeddings,
+    /// Transformer layers.
+    pub encoder: Layers,
+    /// The MLM head, when built or loaded.
+    pub mlm: Option<MlmHead>,
+    hidden_size: usize,
+}
+
+impl PlmConfig {
+    /// Builds a randomly initialised encoder (BERT's N(0, 0.02)).
+    pub fn init(&self, mlm_head: bool, device: &Device) -> Plm {
+        let h = self.hidden_size;
+        let layers = (0..self.num_layers)
+            .map(|_| Layer {
+                attention: Attention {
+                    query: linear(h, h, device),
+                    key: linear(h, h, device),
+                    value: linear(h, h, device),
+                    output: linear(h, h, device),
+                    output_norm: layer_norm(self, device),
+                    probs_dropout: DropoutConfig::new(self.attention_dropout).init(),
+                    dropout: DropoutConfig::new(self.hidden_dropout).init(),
+                    heads: self.num_heads,
+                },
+                intermediate: linear(h, self.intermediate_size, device),
+                output: linear(self.intermediate_size, h, device),
+                output_norm: layer_norm(self, device),
+                dropout: DropoutConfig::new(self.hidden_dropout).init(),
+                activation: match self.activation {
+                    Activation::Gelu => "gelu",
+                    Activation::GeluTanh => "gelu_tanh",
+                    Activation::Relu => "relu",
+                }
+                .to_owned(),
+            })
+            .collect();
+        Plm {
+            embeddings: Embeddings {
+                word_embeddings: embedding(self.vocab_size, h, device),
+                position_embeddings: embedding(self.max_position_embeddings, h, device),
+                token_type_embeddings: embedding(self.type_vocab_size.max(1), h, device),
+                layer_norm: layer_norm(self, device),
+                dropout: DropoutConfig::new(self.hidden_dropout).init(),
+                position_offset: match self.architecture {
+                    Architecture::Bert => 0,
+                    Architecture::Roberta => self.position_offset(),
+                },
+            },
+            encoder: Layers { layer: layers },
+            mlm: mlm_head.then(|| MlmHead {
+                dense: linear(h, h, device),
+                layer_norm: layer_norm(self, device),
+                bias: Initializer::Zeros.init([self.vocab_size], device),
+            }),
+            hidden_size: h,
+        }
+    }
+}
+
+impl Plm {
+    /// All token states of the last layer.
+    ///
+    /// # Shapes
+    /// - `tokens`: `[B, L]`, `mask`: `[B, L]` (true on real tokens), `token_types`: `[B, L]`
+    /// - output: `[B, L, H]`
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        mask: Tensor<2, Bool>,
+        token_types: Option<Tensor<2, Int>>,
+    ) -> Tensor<3> {
+        let [b, l] = tokens.dims();
+        // 0 where attended, the most negative f32 where padded (as Hugging Face).
+        let bias = mask
+            .clone()
+            .bool_not()
+            .float()
+            .mul_scalar(f32::MIN)
+            .reshape([b, 1, 1, l]);
+        let mut x = self.embeddings.forward(tokens, mask, token_types);
+        for layer in &self.encoder.layer {
+            x = layer.forward(x, bias.clone());
+        }
+        x
+    }
+
+    /// Width of the token states (H).
+    pub fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+
+    /// Number of layers.
+    pub fn num_layers(&self) -> usize {
+        self.encoder.layer.len()
+    }
+
+    /// Scores of every vocabulary token for the given token states, through the MLM head.
+    /// Call it on the masked positions only: the vocabulary projection is the expensive part.
+    ///
+    /// # Shapes
+    /// - `states`: `[N, H]`
+    /// - output: `[N, V]`
+    ///
+    /// # Panics
+    /// If the model was built without the head.
+    pub fn mlm_logits(&self, states: Tensor<2>) -> Tensor<2> {
+        let head = self
+            .mlm
+            .as_ref()
+            .expect("the model has no MLM head; build or load it with one");
+        let h = head.layer_norm.forward(gelu(head.dense.forward(states)));
+        let [v] = head.bias.shape().dims();
+        h.matmul(self.embeddings.word_embeddings.weight.val().transpose())
+            + head.bias.val().reshape([1, v])
+    }
+}
+
+/// Pools token states into one vector per sequence.
+///
+/// # Shapes
+/// - `states`: `[B, L, H]`, `mask`: `[B, L]` (true on real tokens)
+/// - output: `[B, H]`
+pub fn pool(states: Tensor<3>, mask: Tensor<2, Bool>, pooling: Pooling) -> Tensor<2> {
+    let [b, l, h] = states.dims();
+    match pooling {
+        Pooling::Cls => states.narrow(1, 0, 1).reshape([b, h]),
+        Pooling::Mean => {
+            let weights = mask.float().reshape([b, l, 1]);
+            let count = weights.clone().sum_dim(1).reshape([b, 1]).clamp_min(1e-9);
+            (states * weights).sum_dim(1).reshape([b, h]) / count
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    #[test]
+    fn mean_pooling_ignores_padding() {
+        let device = Device::flex();
+        let states = Tensor::<3>::from_floats([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]], &device);
+        let mask =
+            Tensor::<2, Bool>::from_data(TensorData::new(vec![true, true, false], [1, 3]), &device);
+        let mean = pool(states.clone(), mask.clone(), Pooling::Mean)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(mean, vec![2.0, 3.0]);
+        let cls = pool(states, mask, Pooling::Cls)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(cls, vec![1.0, 2.0]);
+    }
+
+    #[test]
+    fn known_configurations_build_and_run() {
+        let device = Device::flex();
+        let config = PlmConfig::minilm_l6_h384().with_layers(1);
+        let model = config.init(true, &device);
+        let tokens = Tensor::<2, Int>::from_data(
+            TensorData::new(vec![101i64, 2000, 102, 0], [1, 4]),
+            &device,
+        );
+        let mask = Tensor::<2, Bool>::from_data(
+            TensorData::new(vec![true, true, true, false], [1, 4]),
+            &device,
+        );
+        let states = model.forward(tokens, mask, None);
+        assert_eq!(states.dims(), [1, 4, 384]);
+        let logits = model.mlm_logits(states.reshape([4, 384]));
+        assert_eq!(logits.dims(), [4, 30_522]);
+    }
+}
