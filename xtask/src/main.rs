@@ -13,11 +13,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc reuses freed tensor buffers instead of handing every large allocation back to the
-/// kernel, which removes most page faults from training steps (docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
@@ -47,7 +42,21 @@ enum Command {
     Bench(commands::BenchArgs),
 }
 
+/// Keeps freed tensor buffers in the process for reuse. By default glibc maps every block over
+/// 128 KiB freshly from the kernel and returns it on free, so each step of a training loop pays
+/// for page faults and for the kernel zeroing pages again (a quarter of a language-model
+/// training step here; see docs/benchmarks.md).
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator thresholds; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20); // the largest glibc accepts
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("FLIP_LOG").unwrap_or_else(|_| EnvFilter::new("info")),

@@ -370,3 +370,38 @@ fn minilm_reproduces_the_reference_embeddings() {
         assert_close(&got, &flat_f32(row), 1e-4, "cosine");
     }
 }
+
+#[test]
+fn vocab_files_alone_tokenize_like_the_fast_tokenizer() {
+    for (name, file) in [("tiny-bert", "vocab.txt"), ("tiny-roberta", "vocab.json")] {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "vocab.txt",
+            "vocab.json",
+            "merges.txt",
+            "tokenizer_config.json",
+        ] {
+            if fixture(name).join(f).is_file() {
+                std::fs::copy(fixture(name).join(f), dir.path().join(f)).unwrap();
+            }
+        }
+        let tk = flip_data::PromptTokenizer::from_path(&dir.path().join(file)).unwrap();
+        let exp = expected(name);
+        for (sentence, ids) in exp["sentences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(exp["input_ids"].as_array().unwrap())
+        {
+            let mut got = tk.prefix().to_vec();
+            got.extend(tk.encode_plain(sentence.as_str().unwrap()).unwrap().ids);
+            got.extend_from_slice(tk.suffix());
+            let want: Vec<u32> = ids.as_array().unwrap()[..got.len()]
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .collect();
+            assert_eq!(got, want, "{name} from {file}: {sentence}");
+        }
+        assert_eq!(tk.pad_id(), if name == "tiny-roberta" { 1 } else { 0 });
+    }
+}

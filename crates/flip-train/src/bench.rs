@@ -3,9 +3,11 @@
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::nn::LinearConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use flip_id_models::{InputShape, ModelConfig};
+use flip_plm::{PlmConfig, Pooling, pool};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
@@ -164,6 +166,88 @@ pub fn infer_throughput(
     }
 }
 
+/// Random token ids `[batch, len]` in `0..vocab` (special-token free), all attended.
+fn random_tokens(
+    vocab: usize,
+    batch: usize,
+    len: usize,
+    seed: u64,
+    device: &Device,
+) -> (Tensor<2, Int>, Tensor<2, Bool>) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let ids: Vec<i64> = (0..batch * len)
+        .map(|_| rng.random_range(1000..vocab as i64))
+        .collect();
+    (
+        Tensor::from_data(TensorData::new(ids, [batch, len]), device),
+        Tensor::from_data(
+            TensorData::new(vec![true; batch * len], [batch, len]),
+            device,
+        ),
+    )
+}
+
+/// Sequences per second of a language model of shape `config` at `batch` x `len` tokens:
+/// training steps ([CLS] head, BCE, AdamW) on `device` (autodiff) when `train`, else forward
+/// passes on `device` (plain).
+pub fn plm_throughput(
+    config: &PlmConfig,
+    batch: usize,
+    len: usize,
+    steps: usize,
+    train: bool,
+    device: &Device,
+) -> BenchResult {
+    let mut model = config.init(false, device);
+    let mut head = LinearConfig::new(config.hidden_size, 1).init(device);
+    let mut optim = AdamWConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(1e-3)
+        .init();
+    let mut head_optim = AdamWConfig::new().with_epsilon(1e-8).init();
+    let warmup = 2;
+    let mut started = Instant::now();
+    for step in 0..warmup + steps {
+        if step == warmup {
+            device.sync().expect("device sync");
+            started = Instant::now();
+        }
+        let (tokens, mask) = random_tokens(config.vocab_size, batch, len, step as u64, device);
+        let cls = pool(
+            model.forward(tokens, mask.clone(), None),
+            mask,
+            Pooling::Cls,
+        );
+        let logits = head.forward(cls).reshape([batch]);
+        if train {
+            let labels = Tensor::<1>::from_data(
+                TensorData::new(
+                    (0..batch).map(|i| (i % 2) as f32).collect::<Vec<_>>(),
+                    [batch],
+                ),
+                device,
+            );
+            let mut grads = bce_with_logits(logits, labels).backward();
+            let head_grads = GradientsParams::from_module(&mut grads, &head);
+            let model_grads = GradientsParams::from_grads(grads, &model);
+            model = optim.step(5e-5, model, model_grads);
+            head = head_optim.step(1e-3, head, head_grads);
+        } else {
+            let _ = logits.sum().into_scalar::<f32>();
+        }
+    }
+    device.sync().expect("device sync");
+    let seconds = started.elapsed().as_secs_f64();
+    BenchResult {
+        scenario: if train { "plm_train" } else { "plm_infer" }.into(),
+        model: format!("{}L-{}H len {len}", config.num_layers, config.hidden_size),
+        batch,
+        steps,
+        samples_per_second: (batch * steps) as f64 / seconds,
+        ms_per_step: 1e3 * seconds / steps as f64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +261,15 @@ mod tests {
             );
         }
         assert_eq!(ids, synthetic_ids(&[3, 2, 5], 100, 1));
+    }
+
+    #[test]
+    fn plm_throughput_runs_on_a_tiny_model() {
+        let device = Device::flex();
+        let config = PlmConfig::minilm_l6_h384().with_layers(1);
+        let r = plm_throughput(&config, 2, 8, 1, true, &device.clone().autodiff());
+        assert_eq!(r.scenario, "plm_train");
+        assert!(plm_throughput(&config, 2, 8, 1, false, &device).samples_per_second > 0.0);
     }
 
     #[test]
