@@ -70,8 +70,9 @@ pub struct CtrOutput {
     pub repr: Tensor<2>,
 }
 
-/// Any zoo member, chosen by name or by a serialized config (`{"model": "dcnv2", ...}`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Any zoo member, chosen by name or by a serialized config (`{"model": "dcnv2", ...}`); keys
+/// left out take the member's defaults, unknown keys are errors.
+#[derive(Debug, Clone, Serialize)]
 #[serde(tag = "model", rename_all = "snake_case")]
 pub enum ModelConfig {
     /// Logistic regression.
@@ -102,6 +103,86 @@ pub enum ModelConfig {
     Fibinet(FiBiNetConfig),
     /// FinalMLP.
     Finalmlp(FinalMlpConfig),
+}
+
+/// The wire form, used after defaults are filled in.
+#[derive(Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+enum Complete {
+    Lr(LrConfig),
+    Fm(FmConfig),
+    Deepfm(DeepFmConfig),
+    WideDeep(WideDeepConfig),
+    Dcn(DcnConfig),
+    Dcnv2(DcnV2Config),
+    Autoint(AutoIntConfig),
+    AutointPlus(AutoIntConfig),
+    Xdeepfm(XDeepFmConfig),
+    Pnn(PnnConfig),
+    Afm(AfmConfig),
+    Afn(AfnConfig),
+    Fibinet(FiBiNetConfig),
+    Finalmlp(FinalMlpConfig),
+}
+
+impl From<Complete> for ModelConfig {
+    fn from(c: Complete) -> Self {
+        match c {
+            Complete::Lr(c) => ModelConfig::Lr(c),
+            Complete::Fm(c) => ModelConfig::Fm(c),
+            Complete::Deepfm(c) => ModelConfig::Deepfm(c),
+            Complete::WideDeep(c) => ModelConfig::WideDeep(c),
+            Complete::Dcn(c) => ModelConfig::Dcn(c),
+            Complete::Dcnv2(c) => ModelConfig::Dcnv2(c),
+            Complete::Autoint(c) => ModelConfig::Autoint(c),
+            Complete::AutointPlus(c) => ModelConfig::AutointPlus(c),
+            Complete::Xdeepfm(c) => ModelConfig::Xdeepfm(c),
+            Complete::Pnn(c) => ModelConfig::Pnn(c),
+            Complete::Afm(c) => ModelConfig::Afm(c),
+            Complete::Afn(c) => ModelConfig::Afn(c),
+            Complete::Fibinet(c) => ModelConfig::Fibinet(c),
+            Complete::Finalmlp(c) => ModelConfig::Finalmlp(c),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let given = serde_json::Value::deserialize(deserializer)?;
+        let object = given
+            .as_object()
+            .ok_or_else(|| D::Error::custom("a model configuration is a map"))?;
+        let name = object
+            .get("model")
+            .and_then(|m| m.as_str())
+            .ok_or_else(|| {
+                D::Error::custom(format!(
+                    "missing `model`; one of {}",
+                    MODEL_NAMES.join(", ")
+                ))
+            })?;
+        let defaults = ModelConfig::from_name(name).ok_or_else(|| {
+            D::Error::custom(format!(
+                "unknown model `{name}`; one of {}",
+                MODEL_NAMES.join(", ")
+            ))
+        })?;
+        let mut merged = serde_json::to_value(defaults).map_err(D::Error::custom)?;
+        let slots = merged.as_object_mut().expect("configs serialize to maps");
+        for (key, value) in object {
+            if !slots.contains_key(key) {
+                let known: Vec<&String> = slots.keys().filter(|k| *k != "model").collect();
+                return Err(D::Error::custom(format!(
+                    "unknown key `{key}` for model `{name}`; known: {known:?}"
+                )));
+            }
+            slots.insert(key.clone(), value.clone());
+        }
+        serde_json::from_value::<Complete>(merged)
+            .map(Into::into)
+            .map_err(D::Error::custom)
+    }
 }
 
 /// Names accepted by [`ModelConfig::from_name`], in zoo order.
@@ -282,6 +363,25 @@ impl CtrNet {
         each!(self, m => m.forward_embedded(x))
     }
 
+    /// The representation alone, without computing the logit (pretraining reads only this;
+    /// an unused logit would also leave dead branches on the parameters).
+    ///
+    /// # Shapes
+    /// - `ids`: `[B, M]`
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, ids: Tensor<2, Int>) -> Tensor<2> {
+        let reads = match self {
+            CtrNet::Lr(_) => Reads::LINEAR,
+            _ => Reads::FIELDS,
+        };
+        self.represent_embedded(&self.embedding().forward(ids, reads))
+    }
+
+    /// [`CtrNet::represent`] on already looked-up inputs.
+    pub fn represent_embedded(&self, x: &Embedded) -> Tensor<2> {
+        each!(self, m => m.represent(x))
+    }
+
     /// Width of the representation.
     pub fn repr_dim(&self) -> usize {
         each!(self, m => m.repr_dim())
@@ -348,6 +448,22 @@ mod tests {
             assert_eq!(out.repr.dims(), [2, model.repr_dim()], "{name}");
         }
         assert!(ModelConfig::from_name("gbdt").is_none());
+    }
+
+    #[test]
+    fn represent_is_the_forward_representation() {
+        let device = device();
+        let shape = InputShape {
+            num_features: 30,
+            num_fields: 4,
+        };
+        for name in MODEL_NAMES {
+            let model = ModelConfig::from_name(name).unwrap().init(shape, &device);
+            let batch = ids(&[0, 5, 12, 29, 3, 8, 20, 27], 2, 4, &device);
+            let a = crate::testing::values(model.forward(batch.clone()).repr);
+            let b = crate::testing::values(model.represent(batch));
+            crate::testing::assert_close(&a, &b, 1e-6);
+        }
     }
 
     #[test]

@@ -74,10 +74,18 @@ impl Afm {
         (products * weights).sum_dim(1).reshape([b, d])
     }
 
+    /// The representation alone (what alignment reads), without the logit.
+    ///
+    /// # Shapes
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
+        self.pooled(x.fields.clone())
+    }
+
     /// # Shapes
     /// - output: logit `[B]`, representation `[B, d]`
     pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
-        let pooled = self.pooled(x.fields.clone());
+        let pooled = self.represent(x);
         let [b, _] = pooled.dims();
         CtrOutput {
             logit: x.linear_logit()

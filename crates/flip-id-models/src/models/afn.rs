@@ -90,10 +90,18 @@ impl Afn {
             .reshape([b, n * d])
     }
 
+    /// The representation alone (what alignment reads), without the logit.
+    ///
+    /// # Shapes
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
+        self.dnn.forward(self.logarithmic(x.fields.clone()))
+    }
+
     /// # Shapes
     /// - output: logit `[B]`, representation `[B, 128]`
     pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
-        let deep = self.dnn.forward(self.logarithmic(x.fields.clone()));
+        let deep = self.represent(x);
         let [b, _] = deep.dims();
         CtrOutput {
             logit: self.out.forward(deep.clone()).reshape([b]) + self.bias.val(),

@@ -145,18 +145,28 @@ impl AutoIntConfig {
 }
 
 impl AutoInt {
+    /// The representation alone (what alignment reads), without the logit.
+    ///
     /// # Shapes
-    /// - output: logit `[B]`, representation `[B, M·H·a (+ 128)]`
-    pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
         let mut h = x.fields.clone();
         for layer in &self.layers {
             h = layer.forward(h);
         }
         let [b, m, w] = h.dims();
-        let mut repr = h.reshape([b, m * w]);
-        if let Some(dnn) = &self.dnn {
-            repr = Tensor::cat(vec![repr, dnn.forward(x.flat())], 1);
+        let repr = h.reshape([b, m * w]);
+        match &self.dnn {
+            Some(dnn) => Tensor::cat(vec![repr, dnn.forward(x.flat())], 1),
+            None => repr,
         }
+    }
+
+    /// # Shapes
+    /// - output: logit `[B]`, representation `[B, M·H·a (+ 128)]`
+    pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
+        let repr = self.represent(x);
+        let [b, _] = repr.dims();
         CtrOutput {
             logit: self.out.forward(repr.clone()).reshape([b]) + self.bias.val(),
             repr,

@@ -92,12 +92,20 @@ impl Dcn {
         self.cross_b.val().narrow(0, l, 1).reshape([1, n])
     }
 
+    /// The representation alone (what alignment reads), without the logit.
+    ///
+    /// # Shapes
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
+        let flat = x.flat();
+        Tensor::cat(vec![self.cross(flat.clone()), self.dnn.forward(flat)], 1)
+    }
+
     /// # Shapes
     /// - output: logit `[B]`, representation `[B, M·d + 128]`
     pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
-        let flat = x.flat();
-        let [b, _] = flat.dims();
-        let repr = Tensor::cat(vec![self.cross(flat.clone()), self.dnn.forward(flat)], 1);
+        let repr = self.represent(x);
+        let [b, _] = repr.dims();
         CtrOutput {
             logit: self.out.forward(repr.clone()).reshape([b]) + self.bias.val(),
             repr,

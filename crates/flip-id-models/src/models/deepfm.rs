@@ -57,20 +57,30 @@ impl DeepFmConfig {
 }
 
 impl DeepFm {
+    /// The representation alone (what alignment reads), without the logit.
+    ///
+    /// # Shapes
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
+        Tensor::cat(
+            vec![fm_interaction(x.fields.clone()), self.dnn.forward(x.flat())],
+            1,
+        )
+    }
+
     /// # Shapes
     /// - output: logit `[B]`, representation `[B, d + 128]`
     pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
-        let inter = fm_interaction(x.fields.clone());
-        let [b, _] = inter.dims();
-        let deep = self.dnn.forward(x.flat());
+        let repr = self.represent(x);
+        let [b, width] = repr.dims();
+        let d = self.emb.dim();
+        let inter = repr.clone().narrow(1, 0, d);
+        let deep = repr.clone().narrow(1, d, width - d);
         let logit = x.linear_logit()
-            + inter.clone().sum_dim(1).reshape([b])
-            + self.dnn_out.forward(deep.clone()).reshape([b])
+            + inter.sum_dim(1).reshape([b])
+            + self.dnn_out.forward(deep).reshape([b])
             + self.bias.val();
-        CtrOutput {
-            logit,
-            repr: Tensor::cat(vec![inter, deep], 1),
-        }
+        CtrOutput { logit, repr }
     }
 
     /// Width of the representation (d + last DNN width).

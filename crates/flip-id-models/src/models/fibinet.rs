@@ -112,9 +112,11 @@ impl FiBiNetConfig {
 }
 
 impl FiBiNet {
+    /// The representation alone (what alignment reads), without the logit.
+    ///
     /// # Shapes
-    /// - output: logit `[B]`, representation `[B, 128]`
-    pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
         let reweighted = self.senet.forward(x.fields.clone());
         let input = Tensor::cat(
             vec![
@@ -123,7 +125,13 @@ impl FiBiNet {
             ],
             1,
         );
-        let deep = self.dnn.forward(input);
+        self.dnn.forward(input)
+    }
+
+    /// # Shapes
+    /// - output: logit `[B]`, representation `[B, 128]`
+    pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
+        let deep = self.represent(x);
         let [b, _] = deep.dims();
         CtrOutput {
             logit: x.linear_logit() + self.out.forward(deep.clone()).reshape([b]) + self.bias.val(),

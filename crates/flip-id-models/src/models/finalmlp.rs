@@ -146,9 +146,11 @@ impl FinalMlp {
         first + bilinear + self.bias.val()
     }
 
+    /// The representation alone (what alignment reads), without the logit.
+    ///
     /// # Shapes
-    /// - output: logit `[B]`, representation `[B, o₁ + o₂]`
-    pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
         let flat = x.flat();
         let [_, n] = flat.dims();
         let o1 = self
@@ -157,9 +159,20 @@ impl FinalMlp {
         let o2 = self
             .stream2
             .forward(flat * self.gate2.forward().reshape([1, n]));
+        Tensor::cat(vec![o1, o2], 1)
+    }
+
+    /// # Shapes
+    /// - output: logit `[B]`, representation `[B, o₁ + o₂]`
+    pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
+        let repr = self.represent(x);
+        let [_, width] = repr.dims();
+        let o1_width = self.w1.weight.shape().dims::<2>()[0];
+        let o1 = repr.clone().narrow(1, 0, o1_width);
+        let o2 = repr.clone().narrow(1, o1_width, width - o1_width);
         CtrOutput {
-            logit: self.fuse(o1.clone(), o2.clone()),
-            repr: Tensor::cat(vec![o1, o2], 1),
+            logit: self.fuse(o1, o2),
+            repr,
         }
     }
 

@@ -52,10 +52,18 @@ impl FmConfig {
 }
 
 impl Fm {
+    /// The representation alone (what alignment reads), without the logit.
+    ///
+    /// # Shapes
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
+        fm_interaction(x.fields.clone())
+    }
+
     /// # Shapes
     /// - output: logit `[B]`, representation `[B, d]`
     pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
-        let inter = fm_interaction(x.fields.clone());
+        let inter = self.represent(x);
         let [b, _] = inter.dims();
         let second = inter.clone().sum_dim(1).reshape([b]);
         CtrOutput {

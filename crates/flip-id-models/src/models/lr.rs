@@ -41,12 +41,20 @@ impl LrConfig {
 }
 
 impl Lr {
+    /// The representation alone (what alignment reads), without the logit.
+    ///
+    /// # Shapes
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
+        x.linear.clone()
+    }
+
     /// # Shapes
     /// - output: logit `[B]`, representation `[B, M]`
     pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
         CtrOutput {
             logit: x.linear_logit() + self.bias.val(),
-            repr: x.linear.clone(),
+            repr: self.represent(x),
         }
     }
 

@@ -69,11 +69,21 @@ impl PnnConfig {
 }
 
 impl Pnn {
+    /// The representation alone (what alignment reads), without the logit.
+    ///
+    /// # Shapes
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
+        self.dnn.forward(Tensor::cat(
+            vec![x.flat(), inner_products(x.fields.clone())],
+            1,
+        ))
+    }
+
     /// # Shapes
     /// - output: logit `[B]`, representation `[B, 128]`
     pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
-        let input = Tensor::cat(vec![x.flat(), inner_products(x.fields.clone())], 1);
-        let deep = self.dnn.forward(input);
+        let deep = self.represent(x);
         let [b, _] = deep.dims();
         CtrOutput {
             logit: self.out.forward(deep.clone()).reshape([b]) + self.bias.val(),

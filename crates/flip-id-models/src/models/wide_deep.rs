@@ -54,10 +54,18 @@ impl WideDeepConfig {
 }
 
 impl WideDeep {
+    /// The representation alone (what alignment reads), without the logit.
+    ///
+    /// # Shapes
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
+        self.dnn.forward(x.flat())
+    }
+
     /// # Shapes
     /// - output: logit `[B]`, representation `[B, 128]`
     pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
-        let deep = self.dnn.forward(x.flat());
+        let deep = self.represent(x);
         let [b, _] = deep.dims();
         CtrOutput {
             logit: x.linear_logit()

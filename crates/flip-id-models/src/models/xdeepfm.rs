@@ -156,13 +156,21 @@ impl XDeepFm {
         Tensor::cat(pooled, 1)
     }
 
+    /// The representation alone (what alignment reads), without the logit.
+    ///
+    /// # Shapes
+    /// - output: `[B, repr_dim]`
+    pub fn represent(&self, x: &Embedded) -> Tensor<2> {
+        Tensor::cat(
+            vec![self.cin(x.fields.clone()), self.dnn.forward(x.flat())],
+            1,
+        )
+    }
+
     /// # Shapes
     /// - output: logit `[B]`, representation `[B, Σ CIN outputs + 128]`
     pub fn forward_embedded(&self, x: &Embedded) -> CtrOutput {
-        let repr = Tensor::cat(
-            vec![self.cin(x.fields.clone()), self.dnn.forward(x.flat())],
-            1,
-        );
+        let repr = self.represent(x);
         let [b, _] = repr.dims();
         CtrOutput {
             logit: x.linear_logit() + self.out.forward(repr.clone()).reshape([b]) + self.bias.val(),
