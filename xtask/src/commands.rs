@@ -194,6 +194,8 @@ pub enum Stage {
     Data,
     /// Train ID-based CTR models from scratch (the baselines).
     Id,
+    /// FLIP pretraining of an ID model and a language model on the alignment losses.
+    Pretrain,
 }
 
 #[derive(Args)]
@@ -218,25 +220,47 @@ pub struct TrainArgs {
     config: Option<PathBuf>,
     /// Most epochs.
     #[arg(long)]
-    epochs: Option<usize>,
+    pub epochs: Option<usize>,
     /// Epochs without a better validation AUC before stopping.
     #[arg(long)]
     patience: Option<usize>,
     /// Row-sparse embedding updates: on, off, or auto (on above 100,000 feature ids).
     #[arg(long, default_value = "auto")]
     sparse: String,
-    /// Run folder [default: $FLIP_HOME/runs/id-<dataset>-<protocol>].
+    /// Run folder [default: $FLIP_HOME/runs/<stage>-<dataset>-...].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Pretraining: the ID backbone (any zoo member).
+    #[arg(long, default_value = "dcnv2")]
+    pub backbone: String,
+    /// Pretraining: the language model, `minilm` or a Hugging Face model folder.
+    #[arg(long, default_value = "minilm")]
+    pub plm: String,
+    /// Pretraining: `cpu-quick` or `paper`.
+    #[arg(long, default_value = "cpu-quick")]
+    pub preset: String,
+    /// Pretraining settings as TOML (keys of `PretrainConfig`), applied over the preset.
+    #[arg(long)]
+    pub pretrain_config: Option<PathBuf>,
+    /// Pretraining: use this many sampled training rows (overrides the preset).
+    #[arg(long)]
+    pub rows: Option<usize>,
+    /// Pretraining: keep the first k layers of the language model (overrides the preset).
+    #[arg(long)]
+    pub plm_layers: Option<usize>,
+    /// Continue an interrupted run from its checkpoint.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 pub fn train(home: &FlipHome, args: &TrainArgs) -> Result<()> {
+    let plm_dir = plm_folder(home, &args.plm)?;
     let prepared = prepare(
         home,
         &PrepareArgs {
             dataset: args.dataset.clone(),
             protocol: args.protocol,
-            tokenizer: "minilm".into(),
+            tokenizer: plm_dir.display().to_string(),
             source: None,
             out: None,
             force: false,
@@ -253,7 +277,24 @@ pub fn train(home: &FlipHome, args: &TrainArgs) -> Result<()> {
             Ok(())
         }
         Stage::Id => crate::id_stage::run(home, &prepared.dataset, args),
+        Stage::Pretrain => crate::pretrain_stage::run(home, &prepared.dataset, &plm_dir, args),
     }
+}
+
+/// A language-model folder: `minilm` (fetched when needed) or a path.
+pub fn plm_folder(home: &FlipHome, name: &str) -> Result<PathBuf> {
+    if name == "minilm" {
+        let source = fetch::catalog::source("minilm").expect("in the catalog");
+        return Ok(Fetcher::new(home.clone()).fetch(source)?.dir);
+    }
+    let dir = PathBuf::from(name);
+    if !dir.join("config.json").is_file() {
+        bail!(
+            "{}: not a Hugging Face model folder (no config.json)",
+            dir.display()
+        );
+    }
+    Ok(dir)
 }
 
 impl TrainArgs {

@@ -6,6 +6,7 @@
 
 mod commands;
 mod id_stage;
+mod pretrain_stage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

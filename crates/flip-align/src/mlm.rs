@@ -95,6 +95,35 @@ impl MlmHead {
     }
 }
 
+impl MlmHead {
+    /// The same loss computed the official way: the vocabulary projection over all `B × L`
+    /// positions, then the masked ones picked (for cost comparisons; the result is identical).
+    pub fn forward_all_positions(
+        &self,
+        states: Tensor<3>,
+        id_repr: Tensor<2>,
+        positions: Tensor<1, Int>,
+        targets: Tensor<1, Int>,
+    ) -> HeadOutput {
+        let [b, l, h] = states.dims();
+        let [_, d] = id_repr.dims();
+        let rows = id_repr.reshape([b, 1, d]).expand([b, l, d]);
+        let hidden = self
+            .dropout
+            .forward(tanh(self.dense.forward(Tensor::cat(vec![states, rows], 2))));
+        let all = self.decoder.forward(hidden.reshape([b * l, h]));
+        let logits = all.select(0, positions);
+        let [n, _] = logits.dims();
+        let targets = targets.reshape([n, 1]);
+        let loss = log_softmax(logits.clone(), 1)
+            .gather(1, targets.clone())
+            .mean()
+            .neg();
+        let accuracy = logits.detach().argmax(1).equal(targets).float().mean();
+        HeadOutput { loss, accuracy }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,9 +161,25 @@ mod tests {
                 (0..3).map(|v| (0..2).map(|j| hidden[j] * w2[j * 3 + v]).sum::<f32>() + b2[v]),
             );
         }
-        let got = values(head.logits(states, id_repr, positions));
+        let got = values(head.logits(states.clone(), id_repr.clone(), positions.clone()));
         for (g, e) in got.iter().zip(&expected) {
             assert!((g - e).abs() < 1e-5, "{got:?} vs {expected:?}");
         }
+        // Projecting every position first (the official way) gives the same loss.
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(vec![2i64, 0], [2]), &device);
+        let a = head
+            .forward(
+                states.clone(),
+                id_repr.clone(),
+                positions.clone(),
+                targets.clone(),
+            )
+            .loss
+            .into_scalar::<f32>();
+        let b = head
+            .forward_all_positions(states, id_repr, positions, targets)
+            .loss
+            .into_scalar::<f32>();
+        assert!((a - b).abs() < 1e-6);
     }
 }

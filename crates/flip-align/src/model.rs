@@ -41,6 +41,10 @@ pub struct AlignConfig {
     pub mlm_weight: f64,
     /// Weight of the MTM loss; 0 switches it off. Default 1.
     pub mtm_weight: f64,
+    /// Do the official code's extra work (for cost comparisons and exact reproduction): two
+    /// clean PLM passes (one for [CLS], one for the token states) and the MLM vocabulary
+    /// projection over every position before picking the masked ones. Default false.
+    pub official_compute: bool,
 }
 
 impl Default for AlignConfig {
@@ -56,6 +60,7 @@ impl Default for AlignConfig {
             icl_weight: 1.0,
             mlm_weight: 1.0,
             mtm_weight: 1.0,
+            official_compute: false,
         }
     }
 }

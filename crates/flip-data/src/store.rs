@@ -191,6 +191,24 @@ impl SplitData {
         self.labels.is_empty()
     }
 
+    /// A split holding only `rows` (in that order).
+    pub fn subset(&self, rows: &[usize]) -> SplitData {
+        let mut out = SplitData {
+            num_fields: self.num_fields,
+            token_offsets: vec![0],
+            ..SplitData::default()
+        };
+        for &r in rows {
+            out.ids.extend_from_slice(self.row_ids(r));
+            out.labels.push(self.labels[r]);
+            out.tokens.extend_from_slice(self.row_tokens(r));
+            out.token_fields.extend_from_slice(self.row_token_fields(r));
+            out.token_offsets.push(out.tokens.len());
+            out.source_rows.push(self.source_rows[r]);
+        }
+        out
+    }
+
     /// The ids of row `r` (`[M]`).
     pub fn row_ids(&self, r: usize) -> &[u32] {
         &self.ids[r * self.num_fields..(r + 1) * self.num_fields]
@@ -368,6 +386,11 @@ mod tests {
         assert_eq!(data.labels, vec![1, 0, 1, 0]);
         assert_eq!(data.source_rows, vec![7, 3, 7, 3]);
         assert_eq!(read_prompts(&path).unwrap()[1], "b.");
+        let sub = data.subset(&[3, 0]);
+        assert_eq!(
+            (sub.len(), sub.row_tokens(0), sub.row_ids(1)),
+            (2, &[2, 8, 3][..], &[3, 10][..])
+        );
     }
 
     #[test]

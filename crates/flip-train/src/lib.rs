@@ -1,13 +1,18 @@
 //! # flip-train
 //!
-//! Training loops, metrics and reports of the FLIP project. So far: the CTR trainer for any
-//! model of `flip-id-models` (dense or row-sparse embedding updates), AUC and LogLoss, result
-//! tables, and the benchmarks behind `cargo xtask bench`.
+//! Training loops, metrics and reports of the FLIP project: the CTR trainer for any model of
+//! `flip-id-models` (dense or row-sparse embedding updates), FLIP pretraining of both towers on
+//! the alignment losses, AUC and LogLoss, result tables, PNG plots, and the benchmarks behind
+//! `cargo xtask bench`.
 
 pub mod bench;
 pub mod ctr;
 pub mod metrics;
+pub mod plot;
+pub mod presets;
+pub mod pretrain;
 pub mod report;
 pub mod sparse;
 
 pub use ctr::{CtrTrainConfig, EpochRecord, Evaluation, Fitted, evaluate, fit, predict};
+pub use pretrain::{PretrainConfig, PretrainRun, PretrainState, Pretrained};

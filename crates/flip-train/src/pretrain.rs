@@ -1,0 +1,456 @@
+//! FLIP pretraining: both towers on the three alignment losses.
+//!
+//! AdamW with two parameter groups (the language model and everything else, each with its own
+//! learning rate), a per-step cosine schedule down to zero, optional gradient clipping, one
+//! checkpoint per epoch and one at interruption. Every random choice of a step — the batch
+//! order, the masks, the noise ids and the dropout masks — derives from `(seed, epoch, step)`,
+//! so `resume` continues exactly where an interrupted run stopped and ends with the same
+//! numbers as an uninterrupted one (tested).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::Device;
+use flip_align::{
+    AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDistribution, PretrainBatch,
+};
+use flip_data::{Batcher, Padding, SplitData};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::plot::{Series, line_chart};
+use crate::report::write_atomically;
+
+/// Pretraining settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PretrainConfig {
+    /// Passes over the (possibly sampled) training rows. Default 1.
+    pub epochs: usize,
+    /// Rows per step. Default 32.
+    pub batch_size: usize,
+    /// Use a seeded random sample of this many training rows. Default: all.
+    pub max_rows: Option<usize>,
+    /// Learning rate of the ID tower and the heads. Default 1e-4 (the official launcher).
+    pub learning_rate: f64,
+    /// Learning rate of the language model. Default 1e-4.
+    pub plm_learning_rate: f64,
+    /// AdamW weight decay. Default 1e-3.
+    pub weight_decay: f64,
+    /// Clip each group's gradient norm to this. Default none.
+    pub grad_clip_norm: Option<f64>,
+    /// Pad prompts to this length instead of the batch's longest (the official code pads to
+    /// 100). Default none.
+    pub pad_to: Option<usize>,
+    /// Seed of the row sample, batch order, masks, noise and dropout. Default 2012.
+    pub seed: u64,
+    /// Steps between log lines. Default 10.
+    pub log_every: usize,
+    /// Masking.
+    pub mask: MaskConfig,
+    /// Heads and loss weights.
+    pub align: AlignConfig,
+}
+
+impl Default for PretrainConfig {
+    fn default() -> Self {
+        PretrainConfig {
+            epochs: 1,
+            batch_size: 32,
+            max_rows: None,
+            learning_rate: 1e-4,
+            plm_learning_rate: 1e-4,
+            weight_decay: 1e-3,
+            grad_clip_norm: None,
+            pad_to: None,
+            seed: 2012,
+            log_every: 10,
+            mask: MaskConfig::default(),
+            align: AlignConfig::default(),
+        }
+    }
+}
+
+/// Means over the steps since the previous log line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Steps done (1-based) at the end of the window.
+    pub step: u64,
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Total loss.
+    pub loss: f64,
+    /// Contrastive loss.
+    pub icl: f64,
+    /// MLM loss.
+    pub mlm: f64,
+    /// MLM accuracy.
+    pub mlm_accuracy: f64,
+    /// MTM loss.
+    pub mtm: f64,
+    /// MTM accuracy (true id above all noise ids).
+    pub mtm_accuracy: f64,
+    /// Learning rate of the heads and ID tower.
+    pub learning_rate: f64,
+    /// Training rows per second over the window.
+    pub samples_per_second: f64,
+}
+
+impl StepRecord {
+    fn add(&mut self, other: &StepRecord) {
+        self.loss += other.loss;
+        self.icl += other.icl;
+        self.mlm += other.mlm;
+        self.mlm_accuracy += other.mlm_accuracy;
+        self.mtm += other.mtm;
+        self.mtm_accuracy += other.mtm_accuracy;
+    }
+
+    fn scaled(mut self, n: f64) -> Self {
+        for v in [
+            &mut self.loss,
+            &mut self.icl,
+            &mut self.mlm,
+            &mut self.mlm_accuracy,
+            &mut self.mtm,
+            &mut self.mtm_accuracy,
+        ] {
+            *v /= n;
+        }
+        self
+    }
+}
+
+/// Where a run stands, saved with every checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PretrainState {
+    /// Epoch in progress (0-based).
+    pub epoch: usize,
+    /// Steps of that epoch already done.
+    pub step_in_epoch: usize,
+    /// Steps done in all.
+    pub global_step: u64,
+    /// The log so far.
+    pub records: Vec<StepRecord>,
+    /// True once every epoch is done.
+    pub finished: bool,
+}
+
+/// What [`pretrain`] returns.
+pub struct Pretrained {
+    /// The model after the last step done.
+    pub model: FlipPretrainer,
+    /// Where the run stands.
+    pub state: PretrainState,
+    /// True when stopped by `stop` before the end (a checkpoint was written).
+    pub interrupted: bool,
+}
+
+/// Errors of the pretraining loop.
+#[derive(Debug, thiserror::Error)]
+pub enum PretrainError {
+    /// A checkpoint could not be written or read.
+    #[error("{}: {message}", path.display())]
+    Checkpoint {
+        /// The checkpoint folder or file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+}
+
+fn ckpt_error(path: &Path, e: impl std::fmt::Display) -> PretrainError {
+    PretrainError::Checkpoint {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// SplitMix64 of a step counter, for per-step device seeds.
+fn step_seed(seed: u64, step: u64) -> u64 {
+    let mut x = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The training rows used: all of them, or a seeded sample of `max_rows`.
+pub fn training_rows(train: &SplitData, config: &PretrainConfig) -> SplitData {
+    match config.max_rows {
+        Some(n) if n < train.len() => {
+            use rand::SeedableRng;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed);
+            let mut rows: Vec<usize> =
+                rand::seq::index::sample(&mut rng, train.len(), n).into_vec();
+            rows.sort_unstable();
+            train.subset(&rows)
+        }
+        _ => train.clone(),
+    }
+}
+
+/// A pretraining run writing its checkpoint, log and plots under `run_dir`.
+pub struct PretrainRun<'a> {
+    /// Settings.
+    pub config: &'a PretrainConfig,
+    /// The rows to train on (see [`training_rows`]).
+    pub data: &'a SplitData,
+    /// Masks for the dataset.
+    pub masker: &'a FieldMasker,
+    /// MTM noise.
+    pub noise: &'a NoiseDistribution,
+    /// The tokenizer's padding id.
+    pub pad_id: u32,
+    /// The autodiff device.
+    pub device: &'a Device,
+    /// Output folder.
+    pub run_dir: &'a Path,
+}
+
+impl PretrainRun<'_> {
+    fn checkpoint_dir(&self) -> PathBuf {
+        self.run_dir.join("checkpoint")
+    }
+
+    /// Whether a checkpoint exists to resume from.
+    pub fn has_checkpoint(&self) -> bool {
+        self.checkpoint_dir().join("state.json").is_file()
+    }
+
+    /// Trains `model`, first loading the checkpoint when `resume`. After every step `stop` is
+    /// asked (with the number of steps done); when it says yes, a checkpoint is written and the
+    /// run returns early.
+    pub fn run(
+        &self,
+        mut model: FlipPretrainer,
+        resume: bool,
+        stop: &dyn Fn(u64) -> bool,
+    ) -> Result<Pretrained, PretrainError> {
+        let c = self.config;
+        let make_optim = |lr_group_clip: Option<f64>| {
+            let mut config = AdamWConfig::new()
+                .with_weight_decay(c.weight_decay as f32)
+                .with_epsilon(1e-8);
+            if let Some(norm) = lr_group_clip {
+                config = config.with_grad_clipping(Some(GradientClippingConfig::Norm(norm as f32)));
+            }
+            config.init()
+        };
+        let mut rest_optim = make_optim(c.grad_clip_norm);
+        let mut plm_optim = make_optim(c.grad_clip_norm);
+        let mut state = PretrainState::default();
+        if resume && self.has_checkpoint() {
+            let dir = self.checkpoint_dir();
+            let text =
+                std::fs::read_to_string(dir.join("state.json")).map_err(|e| ckpt_error(&dir, e))?;
+            state =
+                serde_json::from_str(&text).map_err(|e| ckpt_error(&dir.join("state.json"), e))?;
+            let mut store = BurnpackStore::from_file(dir.join("model.bpk"));
+            model
+                .load_from(&mut store)
+                .map_err(|e| ckpt_error(&dir.join("model.bpk"), e))?;
+            rest_optim = rest_optim
+                .load(dir.join("optim-rest.bpk"))
+                .map_err(|e| ckpt_error(&dir, e))?;
+            plm_optim = plm_optim
+                .load(dir.join("optim-plm.bpk"))
+                .map_err(|e| ckpt_error(&dir, e))?;
+            tracing::info!(
+                "resuming from epoch {}, step {} of that epoch",
+                state.epoch + 1,
+                state.step_in_epoch
+            );
+        }
+        if state.finished {
+            return Ok(Pretrained {
+                model,
+                state,
+                interrupted: false,
+            });
+        }
+        let padding = c.pad_to.map_or(Padding::Longest, Padding::Fixed);
+        let steps_per_epoch = self.data.len().div_ceil(c.batch_size);
+        let total_steps = (steps_per_epoch * c.epochs) as f64;
+        let schedule = |step: u64, base: f64| {
+            base * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total_steps).cos())
+        };
+        let noise_per_field = c.align.mtm.noise;
+        let mut window = StepRecord::default();
+        let mut window_steps = 0usize;
+        let mut window_started = Instant::now();
+        let mut window_rows = 0usize;
+        while state.epoch < c.epochs {
+            let epoch = state.epoch;
+            let batches = Batcher::new(self.data, c.batch_size, padding, self.pad_id)
+                .shuffled(c.seed.wrapping_add(epoch as u64));
+            let progress = ProgressBar::new(steps_per_epoch as u64)
+                .with_style(
+                    ProgressStyle::with_template("pretrain {prefix} [{bar:30}] {pos}/{len} {msg}")
+                        .expect("valid")
+                        .progress_chars("=> "),
+                )
+                .with_prefix(format!("{}/{}", epoch + 1, c.epochs));
+            progress.set_position(state.step_in_epoch as u64);
+            for batch in batches.skip(state.step_in_epoch) {
+                let step = state.global_step;
+                self.device.seed(step_seed(c.seed, step));
+                let masked = self.masker.mask(&batch, step);
+                let noise = self
+                    .noise
+                    .draw(batch.size * masked.k * noise_per_field, c.seed, step);
+                let inputs = PretrainBatch::new(&batch, &masked, noise, self.device);
+                let out = model.forward(&inputs, &c.align);
+                let scalar =
+                    |t: &burn::tensor::Tensor<1>| f64::from(t.clone().into_scalar::<f32>());
+                window.add(&StepRecord {
+                    loss: scalar(&out.loss),
+                    icl: out.icl.as_ref().map_or(0.0, scalar),
+                    mlm: out.mlm.as_ref().map_or(0.0, |o| scalar(&o.loss)),
+                    mlm_accuracy: out.mlm.as_ref().map_or(0.0, |o| scalar(&o.accuracy)),
+                    mtm: out.mtm.as_ref().map_or(0.0, |o| scalar(&o.loss)),
+                    mtm_accuracy: out.mtm.as_ref().map_or(0.0, |o| scalar(&o.accuracy)),
+                    ..StepRecord::default()
+                });
+                let mut grads = out.loss.backward();
+                let plm_grads = GradientsParams::from_module(&mut grads, &model.plm);
+                let rest_grads = GradientsParams::from_grads(grads, &model);
+                let (lr, plm_lr) = (
+                    schedule(step, c.learning_rate),
+                    schedule(step, c.plm_learning_rate),
+                );
+                model = rest_optim.step(lr, model, rest_grads);
+                model.plm = plm_optim.step(plm_lr, model.plm.clone(), plm_grads);
+                state.global_step += 1;
+                state.step_in_epoch += 1;
+                window_steps += 1;
+                window_rows += batch.size;
+                progress.inc(1);
+                if window_steps == c.log_every.max(1) || state.step_in_epoch == steps_per_epoch {
+                    let record = StepRecord {
+                        step: state.global_step,
+                        epoch: epoch + 1,
+                        learning_rate: lr,
+                        samples_per_second: window_rows as f64
+                            / window_started.elapsed().as_secs_f64(),
+                        ..std::mem::take(&mut window).scaled(window_steps as f64)
+                    };
+                    progress.set_message(format!(
+                        "loss {:.3} icl {:.3} mlm {:.3} ({:.0}%) mtm {:.3} ({:.0}%) {:.1} rows/s",
+                        record.loss,
+                        record.icl,
+                        record.mlm,
+                        100.0 * record.mlm_accuracy,
+                        record.mtm,
+                        100.0 * record.mtm_accuracy,
+                        record.samples_per_second
+                    ));
+                    state.records.push(record);
+                    (window_steps, window_rows, window_started) = (0, 0, Instant::now());
+                }
+                if stop(state.global_step) {
+                    progress.abandon();
+                    self.save_checkpoint(&model, &rest_optim, &plm_optim, &state)?;
+                    tracing::info!(
+                        "interrupted: checkpoint written at step {}; `--resume` continues",
+                        state.global_step
+                    );
+                    return Ok(Pretrained {
+                        model,
+                        state,
+                        interrupted: true,
+                    });
+                }
+            }
+            progress.finish_and_clear();
+            state.epoch += 1;
+            state.step_in_epoch = 0;
+            state.finished = state.epoch == c.epochs;
+            self.save_checkpoint(&model, &rest_optim, &plm_optim, &state)?;
+            self.write_logs(&state)?;
+        }
+        Ok(Pretrained {
+            model,
+            state,
+            interrupted: false,
+        })
+    }
+
+    fn save_checkpoint(
+        &self,
+        model: &FlipPretrainer,
+        rest: &burn::optim::ModuleOptimizer,
+        plm: &burn::optim::ModuleOptimizer,
+        state: &PretrainState,
+    ) -> Result<(), PretrainError> {
+        let dir = self.checkpoint_dir();
+        let tmp = self.run_dir.join("checkpoint.tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| ckpt_error(&tmp, e))?;
+        let mut store = BurnpackStore::from_file(tmp.join("model.bpk")).overwrite(true);
+        model
+            .save_into(&mut store)
+            .map_err(|e| ckpt_error(&tmp.join("model.bpk"), e))?;
+        rest.save(tmp.join("optim-rest.bpk"))
+            .map_err(|e| ckpt_error(&tmp, e))?;
+        plm.save(tmp.join("optim-plm.bpk"))
+            .map_err(|e| ckpt_error(&tmp, e))?;
+        let json = serde_json::to_string_pretty(state).expect("state serializes");
+        std::fs::write(tmp.join("state.json"), json).map_err(|e| ckpt_error(&tmp, e))?;
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&tmp, &dir).map_err(|e| ckpt_error(&dir, e))?;
+        self.write_logs(state)
+    }
+
+    /// `pretrain.jsonl` and the PNG curves from the records so far.
+    fn write_logs(&self, state: &PretrainState) -> Result<(), PretrainError> {
+        let path = self.run_dir.join("pretrain.jsonl");
+        let mut text = String::new();
+        for r in &state.records {
+            text.push_str(&serde_json::to_string(r).expect("records serialize"));
+            text.push('\n');
+        }
+        write_atomically(&path, text.as_bytes()).map_err(|e| ckpt_error(&path, e))?;
+        if state.records.len() >= 2 {
+            let series = |name: &str, f: fn(&StepRecord) -> f64| Series {
+                name: name.into(),
+                points: state
+                    .records
+                    .iter()
+                    .map(|r| (r.step as f64, f(r)))
+                    .collect(),
+            };
+            let on = |w: f64| w > 0.0;
+            let a = &self.config.align;
+            let mut losses = Vec::new();
+            if on(a.icl_weight) {
+                losses.push(series("ICL (InfoNCE)", |r| r.icl));
+            }
+            if on(a.mlm_weight) {
+                losses.push(series("MLM", |r| r.mlm));
+            }
+            if on(a.mtm_weight) {
+                losses.push(series("MTM (NCE)", |r| r.mtm));
+            }
+            let plots = [
+                ("pretrain-losses.png", "Pretraining losses", "loss", losses),
+                (
+                    "pretrain-accuracy.png",
+                    "Pretraining accuracies",
+                    "accuracy",
+                    vec![
+                        series("MLM token accuracy", |r| r.mlm_accuracy),
+                        series("MTM: true id above all noise ids", |r| r.mtm_accuracy),
+                    ],
+                ),
+            ];
+            for (file, title, y, s) in plots {
+                let path = self.run_dir.join(file);
+                line_chart(&path, title, "step", y, &s).map_err(|e| ckpt_error(&path, e))?;
+            }
+        }
+        Ok(())
+    }
+}

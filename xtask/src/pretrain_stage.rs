@@ -1,0 +1,191 @@
+//! `cargo xtask train --stage pretrain`: FLIP pretraining on a prepared dataset.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, bail};
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::Device;
+use flip_align::{FieldMasker, FlipPretrainer, NoiseDistribution};
+use flip_data::{FlipHome, PreparedDataset, Split};
+use flip_id_models::{InputShape, ModelConfig};
+use flip_plm::{LoadOptions, load, save_pretrained};
+use flip_train::presets::Preset;
+use flip_train::pretrain::{PretrainConfig, PretrainRun, training_rows};
+
+use crate::commands::TrainArgs;
+
+/// The settings of a run: the preset, then `--pretrain-config`, then flags.
+fn settings(args: &TrainArgs) -> Result<(Preset, PretrainConfig)> {
+    let preset = Preset::named(&args.preset)
+        .with_context(|| format!("unknown preset `{}`; use cpu-quick or paper", args.preset))?;
+    let mut config = preset.pretrain.clone();
+    if let Some(path) = &args.pretrain_config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        config = toml::from_str(&text)
+            .with_context(|| format!("{}: not a pretraining configuration", path.display()))?;
+    }
+    if let Some(rows) = args.rows {
+        config.max_rows = Some(rows);
+    }
+    if let Some(epochs) = args.epochs {
+        config.epochs = epochs;
+    }
+    Ok((preset, config))
+}
+
+/// Pretrains and saves the towers under the run folder: `id-model.bpk` (+ `id-model.json`) and
+/// `plm/` (a Hugging Face folder).
+pub fn run(
+    home: &FlipHome,
+    dataset: &PreparedDataset,
+    plm_dir: &Path,
+    args: &TrainArgs,
+) -> Result<()> {
+    let (preset, config) = settings(args)?;
+    let meta = dataset.meta();
+    let dir = args.run_dir(home, dataset);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let device = Device::flex().autodiff();
+    device.seed(config.seed);
+
+    let layers = args.plm_layers.or(preset.plm_layers);
+    let plm = load(
+        plm_dir,
+        LoadOptions {
+            layers,
+            ..LoadOptions::default()
+        },
+        &device,
+    )?;
+    PreparedDataset::open_for_tokenizer(
+        dataset.dir(),
+        plm.tokenizer.hash(),
+        plm.tokenizer.source(),
+    )?;
+    let mask_token = plm
+        .tokenizer
+        .mask_id()
+        .context("the tokenizer has no mask token, which MLM needs")?;
+    let backbone = ModelConfig::from_name(&args.backbone).with_context(|| {
+        format!(
+            "unknown backbone `{}`; choose from {}",
+            args.backbone,
+            flip_id_models::MODEL_NAMES.join(", ")
+        )
+    })?;
+    let shape = InputShape {
+        num_features: meta.vocab_size as usize,
+        num_fields: meta.fields.len(),
+    };
+    let id_model = backbone.init(shape, &device);
+    let reserved: Vec<bool> = {
+        let mut r = vec![false; meta.vocab_size as usize];
+        for f in &meta.fields {
+            for id in f.offset..f.offset + 3 {
+                r[id as usize] = true;
+            }
+        }
+        r
+    };
+    let noise = NoiseDistribution::new(&meta.feature_counts, |j| reserved[j]);
+    let mask_ids: Vec<i64> = meta
+        .fields
+        .iter()
+        .map(|f| i64::from(f.offset + 2))
+        .collect();
+    let masker = FieldMasker::new(config.mask.clone(), mask_ids, mask_token);
+    let model = FlipPretrainer::new(
+        id_model,
+        plm.model,
+        plm.config.vocab_size,
+        meta.fields.len(),
+        &noise,
+        &config.align,
+        &device,
+    );
+
+    let train = dataset.load(Split::Train)?;
+    let data = training_rows(&train, &config);
+    tracing::info!(
+        "pretraining {} + {} ({} layers) on {} of {} training rows, {} epochs, batch {}",
+        args.backbone,
+        plm_dir.display(),
+        plm.config.num_layers,
+        data.len(),
+        train.len(),
+        config.epochs,
+        config.batch_size
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // A second Ctrl-C while the checkpoint is written falls through to the default handler.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing the step and writing a checkpoint ...");
+    });
+    let run = PretrainRun {
+        config: &config,
+        data: &data,
+        masker: &masker,
+        noise: &noise,
+        pad_id: plm.tokenizer.pad_id(),
+        device: &device,
+        run_dir: &dir,
+    };
+    if !args.resume && run.has_checkpoint() {
+        bail!(
+            "{} already holds a checkpoint: pass --resume to continue it, or --out for a new run",
+            dir.display()
+        );
+    }
+    let settings_json = serde_json::json!({ "preset": preset, "config": config, "backbone": backbone, "plm": plm_dir, "plm_layers": plm.config.num_layers });
+    flip_train::report::write_atomically(
+        &dir.join("settings.json"),
+        serde_json::to_string_pretty(&settings_json)?.as_bytes(),
+    )?;
+    let done = run.run(model, args.resume, &|_| stop.load(Ordering::SeqCst))?;
+    if done.interrupted {
+        println!(
+            "interrupted after step {}; continue with the same command and --resume",
+            done.state.global_step
+        );
+        return Ok(());
+    }
+    let mut store = BurnpackStore::from_file(dir.join("id-model.bpk")).overwrite(true);
+    done.model
+        .id_model
+        .save_into(&mut store)
+        .context("saving the ID model")?;
+    flip_train::report::write_atomically(
+        &dir.join("id-model.json"),
+        serde_json::to_string_pretty(&backbone)?.as_bytes(),
+    )?;
+    save_pretrained(&done.model.plm, &plm.config, plm_dir, &dir.join("plm"))?;
+    let (first, last) = (done.state.records.first(), done.state.records.last());
+    if let (Some(a), Some(b)) = (first, last) {
+        println!(
+            "| | loss | ICL | MLM | MLM acc | MTM | MTM acc |\n|---|---:|---:|---:|---:|---:|---:|"
+        );
+        for (name, r) in [("first log window", a), ("last log window", b)] {
+            println!(
+                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                r.loss, r.icl, r.mlm, r.mlm_accuracy, r.mtm, r.mtm_accuracy
+            );
+        }
+        println!(
+            "chance levels: MLM accuracy 1/{} = {:.1e} (uniform over the vocabulary), MTM accuracy 1/{} = {:.3} (true id above {} noise ids)",
+            plm.config.vocab_size,
+            1.0 / plm.config.vocab_size as f64,
+            config.align.mtm.noise + 1,
+            1.0 / (config.align.mtm.noise + 1) as f64,
+            config.align.mtm.noise
+        );
+    }
+    println!("pretrained towers, log and curves in {}", dir.display());
+    Ok(())
+}
