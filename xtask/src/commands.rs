@@ -389,7 +389,8 @@ pub fn test(home: &FlipHome, args: &TestArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Scenario group: `id` (ID-model training and scoring) or `plm` (language model).
+    /// Scenario group: `id` (ID-model training and scoring), `plm` (language model) or
+    /// `pretrain` (one FLIP pretraining step).
     what: String,
     /// Zoo member to time.
     #[arg(long, default_value = "dcnv2")]
@@ -406,7 +407,8 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let results = match args.what.as_str() {
         "id" => bench_id(args)?,
         "plm" => bench_plm(args),
-        other => bail!("unknown benchmark `{other}`; available: id, plm"),
+        "pretrain" => bench_pretrain(args),
+        other => bail!("unknown benchmark `{other}`; available: id, plm, pretrain"),
     };
     for r in &results {
         println!("{}", serde_json::to_string(r)?);
@@ -451,6 +453,27 @@ fn bench_plm(args: &BenchArgs) -> Vec<flip_train::bench::BenchResult> {
         }));
     }
     results
+}
+
+/// One FLIP pretraining step (MiniLM shape, DCNv2 on the ML-1M vocabulary, batch 32): at
+/// length 64 ours and with the official extra work, at length 100 the official configuration,
+/// and at 56 (our default: padding to the longest prompt of a typical ML-1M batch).
+fn bench_pretrain(args: &BenchArgs) -> Vec<flip_train::bench::BenchResult> {
+    let device = burn::tensor::Device::flex().autodiff();
+    device.seed(1);
+    let plm = flip_plm::PlmConfig::minilm_l6_h384();
+    let fields = flip_train::bench::ML1M_FIELDS;
+    let steps = args.steps.div_ceil(5).max(2);
+    [(64, false), (64, true), (100, true), (56, false)]
+        .into_iter()
+        .map(|(len, official)| {
+            best_of(args.repeat, &|| {
+                flip_train::bench::pretrain_throughput(
+                    &plm, &fields, 32, len, official, steps, &device,
+                )
+            })
+        })
+        .collect()
 }
 
 fn bench_id(args: &BenchArgs) -> Result<Vec<flip_train::bench::BenchResult>> {
