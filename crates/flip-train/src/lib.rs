@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod ctr;
+pub mod finetune;
 pub mod metrics;
 pub mod plot;
 pub mod presets;

@@ -1,0 +1,337 @@
+//! Finetuning with the language model: FLIP_PLM (the language model and a fresh linear head on
+//! the first token), the plain language-model baseline (the same, without alignment
+//! pretraining) and FLIP (both towers, logits mixed by a learned `α`).
+//!
+//! FLIP's prediction is `σ(α z_id + (1 − α) z_plm)`, `α` a learned scalar starting at 0 (all on
+//! the language model, as the official code) or, with `gated_alpha`, `σ(a)` starting at ½; the
+//! loss is the sum of the three binary cross-entropies (joint, ID alone, language model alone).
+//! AdamW with two groups: the language model's learning rate and everyone else's. Early
+//! stopping on validation AUC, best epoch restored. ID-only finetuning (FLIP_ID, and the ID
+//! baselines) uses [`crate::ctr::fit`].
+
+use std::time::Instant;
+
+use burn::module::{Module, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use flip_data::{Batch, Batcher, Padding, SplitData};
+use flip_id_models::CtrNet;
+use flip_plm::{Plm, Pooling, pool};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::ctr::{EpochRecord, Evaluation, bce_with_logits};
+use crate::metrics::{auc, log_loss};
+
+/// Settings of [`finetune`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinetuneConfig {
+    /// Learning rate of the ID tower, the head and `α`. Default 1e-3.
+    pub learning_rate: f64,
+    /// Learning rate of the language model. Default 5e-5 (the official value).
+    pub plm_learning_rate: f64,
+    /// AdamW weight decay. Default 1e-3.
+    pub weight_decay: f64,
+    /// Rows per step. Default 32.
+    pub batch_size: usize,
+    /// Rows per scoring step. Default 128.
+    pub eval_batch_size: usize,
+    /// Most epochs. Default 3.
+    pub max_epochs: usize,
+    /// Epochs without a better validation AUC before stopping. Default 1.
+    pub patience: usize,
+    /// `α = σ(a)` instead of the official unconstrained `α`. Default false.
+    pub gated_alpha: bool,
+    /// Seed of the head, the batch order and dropout. Default 2012.
+    pub seed: u64,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        FinetuneConfig {
+            learning_rate: 1e-3,
+            plm_learning_rate: 5e-5,
+            weight_decay: 1e-3,
+            batch_size: 32,
+            eval_batch_size: 128,
+            max_epochs: 3,
+            patience: 1,
+            gated_alpha: false,
+            seed: 2012,
+        }
+    }
+}
+
+/// A language model with a click head, optionally joined with an ID model (FLIP).
+#[derive(Module, Debug)]
+pub struct TextClassifier {
+    /// The ID tower (FLIP only).
+    pub id_model: Option<CtrNet>,
+    /// The language tower.
+    pub plm: Plm,
+    head: Linear,
+    /// `α` (or its logit when gated) `[1]`.
+    alpha: Param<Tensor<1>>,
+    gated: bool,
+}
+
+/// The logits of a batch.
+pub struct TextLogits {
+    /// The prediction's logit `[B]`.
+    pub output: Tensor<1>,
+    /// The ID tower's logit `[B]` (FLIP).
+    pub id: Option<Tensor<1>>,
+    /// The language model's logit `[B]`.
+    pub plm: Tensor<1>,
+}
+
+impl TextClassifier {
+    /// A fresh head (and `α`) on `plm`, joined with `id_model` when given.
+    pub fn new(plm: Plm, id_model: Option<CtrNet>, gated_alpha: bool, device: &Device) -> Self {
+        TextClassifier {
+            head: LinearConfig::new(plm.hidden_size(), 1).init(device),
+            alpha: Param::from_tensor(Tensor::zeros([1], device)),
+            gated: gated_alpha,
+            id_model,
+            plm,
+        }
+    }
+
+    /// The mixing weight of the ID logit.
+    pub fn alpha(&self) -> f32 {
+        let a = self.alpha.val();
+        if self.gated {
+            sigmoid(a).into_scalar::<f32>()
+        } else {
+            a.into_scalar::<f32>()
+        }
+    }
+
+    /// # Shapes
+    /// - `ids`: `[B, M]`, `tokens`: `[B, L]`, `mask`: `[B, L]`
+    /// - output: logits `[B]`
+    pub fn forward(
+        &self,
+        ids: Tensor<2, Int>,
+        tokens: Tensor<2, Int>,
+        mask: Tensor<2, Bool>,
+    ) -> TextLogits {
+        let [b, _] = tokens.dims();
+        let cls = pool(
+            self.plm.forward(tokens, mask.clone(), None),
+            mask,
+            Pooling::Cls,
+        );
+        let plm = self.head.forward(cls).reshape([b]);
+        match &self.id_model {
+            None => TextLogits {
+                output: plm.clone(),
+                id: None,
+                plm,
+            },
+            Some(id_model) => {
+                let id = id_model.forward(ids).logit;
+                let a = if self.gated {
+                    sigmoid(self.alpha.val())
+                } else {
+                    self.alpha.val()
+                };
+                let output = id.clone() * a.clone() + plm.clone() * a.neg().add_scalar(1.0);
+                TextLogits {
+                    output,
+                    id: Some(id),
+                    plm,
+                }
+            }
+        }
+    }
+
+    /// The training loss: BCE of the prediction, plus (FLIP) those of each tower.
+    pub fn loss(&self, logits: &TextLogits, labels: Tensor<1>) -> Tensor<1> {
+        let mut loss = bce_with_logits(logits.output.clone(), labels.clone());
+        if let Some(id) = &logits.id {
+            loss = loss
+                + bce_with_logits(id.clone(), labels.clone())
+                + bce_with_logits(logits.plm.clone(), labels);
+        }
+        loss
+    }
+}
+
+fn tensors(
+    batch: &Batch,
+    device: &Device,
+) -> (Tensor<2, Int>, Tensor<2, Int>, Tensor<2, Bool>, Tensor<1>) {
+    let (b, m, l) = (batch.size, batch.num_fields, batch.seq_len);
+    (
+        Tensor::from_data(TensorData::new(batch.ids.clone(), [b, m]), device),
+        Tensor::from_data(TensorData::new(batch.tokens.clone(), [b, l]), device),
+        Tensor::from_data(
+            TensorData::new(batch.attention_mask.clone(), [b, l]),
+            device,
+        ),
+        Tensor::from_data(TensorData::new(batch.labels.clone(), [b]), device),
+    )
+}
+
+/// Click probabilities of every row of `data` (inference device), prompts padded per batch.
+pub fn predict_text(
+    model: &TextClassifier,
+    data: &SplitData,
+    batch_size: usize,
+    pad_id: u32,
+    device: &Device,
+) -> Vec<f32> {
+    let mut probs = Vec::with_capacity(data.len());
+    for batch in Batcher::new(data, batch_size, Padding::Longest, pad_id) {
+        let (ids, tokens, mask, _) = tensors(&batch, device);
+        probs.extend(
+            sigmoid(model.forward(ids, tokens, mask).output)
+                .into_data()
+                .convert::<f32>()
+                .iter::<f32>(),
+        );
+    }
+    probs
+}
+
+/// AUC and LogLoss of `model` on `data`.
+pub fn evaluate_text(
+    model: &TextClassifier,
+    data: &SplitData,
+    batch_size: usize,
+    pad_id: u32,
+    device: &Device,
+) -> Evaluation {
+    let probs = predict_text(model, data, batch_size, pad_id, device);
+    Evaluation {
+        auc: auc(&data.labels, &probs).unwrap_or(f64::NAN),
+        logloss: log_loss(&data.labels, &probs),
+        rows: data.len(),
+    }
+}
+
+/// What [`finetune`] returns.
+pub struct FittedText {
+    /// The best epoch's model on the inference device.
+    pub model: TextClassifier,
+    /// Every epoch.
+    pub history: Vec<EpochRecord>,
+    /// The epoch kept (1-based).
+    pub best_epoch: usize,
+}
+
+/// Finetunes `model` (on `device`, an autodiff device) on `train`, selecting the epoch by AUC
+/// on `valid`.
+pub fn finetune(
+    mut model: TextClassifier,
+    train: &SplitData,
+    valid: &SplitData,
+    pad_id: u32,
+    config: &FinetuneConfig,
+    device: &Device,
+    mut on_epoch: impl FnMut(&EpochRecord),
+) -> FittedText {
+    let inner = device.clone().inner();
+    let optim = || {
+        AdamWConfig::new()
+            .with_weight_decay(config.weight_decay as f32)
+            .with_epsilon(1e-8)
+            .init()
+    };
+    let (mut rest_optim, mut plm_optim) = (optim(), optim());
+    let mut best: Option<(f64, usize, TextClassifier)> = None;
+    let mut history = Vec::new();
+    let mut since_best = 0;
+    for epoch in 1..=config.max_epochs {
+        let started = Instant::now();
+        let batches = Batcher::new(train, config.batch_size, Padding::Longest, pad_id)
+            .shuffled(config.seed.wrapping_add(epoch as u64));
+        let progress = ProgressBar::new(batches.num_batches() as u64)
+            .with_style(
+                ProgressStyle::with_template(
+                    "finetune {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}",
+                )
+                .expect("valid")
+                .progress_chars("=> "),
+            )
+            .with_prefix(epoch.to_string());
+        let (mut loss_sum, mut steps) = (0.0, 0usize);
+        for (step, batch) in batches.enumerate() {
+            device.seed(config.seed ^ ((epoch as u64) << 32) ^ step as u64);
+            let (ids, tokens, mask, labels) = tensors(&batch, device);
+            let logits = model.forward(ids, tokens, mask);
+            let loss = model.loss(&logits, labels);
+            loss_sum += f64::from(loss.clone().into_scalar::<f32>());
+            steps += 1;
+            let mut grads = loss.backward();
+            let plm_grads = GradientsParams::from_module(&mut grads, &model.plm);
+            let rest_grads = GradientsParams::from_grads(grads, &model);
+            model = rest_optim.step(config.learning_rate, model, rest_grads);
+            model.plm = plm_optim.step(config.plm_learning_rate, model.plm.clone(), plm_grads);
+            if steps % 10 == 0 {
+                progress.set_message(format!("loss {:.4}", loss_sum / steps as f64));
+            }
+            progress.inc(1);
+        }
+        progress.finish_and_clear();
+        let train_seconds = started.elapsed().as_secs_f64();
+        let valid_eval = evaluate_text(
+            &model.valid(),
+            valid,
+            config.eval_batch_size,
+            pad_id,
+            &inner,
+        );
+        let record = EpochRecord {
+            epoch,
+            train_loss: loss_sum / steps.max(1) as f64,
+            valid: valid_eval,
+            train_seconds,
+            samples_per_second: train.len() as f64 / train_seconds,
+        };
+        tracing::info!(
+            "epoch {epoch}: train loss {:.4}, valid AUC {:.4} LogLoss {:.4}, α {:.3}, {:.1} rows/s",
+            record.train_loss,
+            valid_eval.auc,
+            valid_eval.logloss,
+            model.alpha(),
+            record.samples_per_second
+        );
+        on_epoch(&record);
+        history.push(record);
+        if best.as_ref().is_none_or(|(a, _, _)| valid_eval.auc > *a) {
+            best = Some((valid_eval.auc, epoch, model.clone()));
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= config.patience {
+                break;
+            }
+        }
+    }
+    let (_, best_epoch, model) = best.expect("at least one epoch");
+    FittedText {
+        model: model.valid(),
+        history,
+        best_epoch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixing_starts_on_the_language_model() {
+        let device = Device::flex();
+        let plm = flip_plm::PlmConfig::minilm_l6_h384().with_layers(1);
+        let model = TextClassifier::new(plm.init(false, &device), None, false, &device);
+        assert_eq!(model.alpha(), 0.0);
+        let gated = TextClassifier::new(plm.init(false, &device), None, true, &device);
+        assert_eq!(gated.alpha(), 0.5);
+    }
+}
