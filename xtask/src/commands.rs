@@ -196,12 +196,14 @@ pub enum Stage {
     Id,
     /// FLIP pretraining of an ID model and a language model on the alignment losses.
     Pretrain,
+    /// The whole experiment: pretraining, then every variant and baseline, and the report.
+    Flip,
 }
 
 #[derive(Args)]
 pub struct TrainArgs {
     /// What to run.
-    #[arg(long, value_enum, default_value = "data")]
+    #[arg(long, value_enum, default_value = "flip")]
     stage: Stage,
     /// Dataset to train on.
     #[arg(long, default_value = "ml-100k")]
@@ -214,7 +216,7 @@ pub struct TrainArgs {
     model: String,
     /// Seeds per model (2012, 2013, ...).
     #[arg(long, default_value_t = 1)]
-    seeds: u64,
+    pub seeds: u64,
     /// Training settings as TOML (keys of `CtrTrainConfig`); flags below override them.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -251,6 +253,15 @@ pub struct TrainArgs {
     /// Continue an interrupted run from its checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Training rows sampled for the variants with the language model (overrides the preset).
+    #[arg(long)]
+    pub finetune_rows: Option<usize>,
+    /// Validation and test rows sampled for scoring (overrides the preset).
+    #[arg(long)]
+    pub eval_rows: Option<usize>,
+    /// Also pretrain without MLM, without MTM and contrastive only, and finetune FLIP_ID on each.
+    #[arg(long)]
+    pub ablations: bool,
 }
 
 pub fn train(home: &FlipHome, args: &TrainArgs) -> Result<()> {
@@ -278,6 +289,9 @@ pub fn train(home: &FlipHome, args: &TrainArgs) -> Result<()> {
         }
         Stage::Id => crate::id_stage::run(home, &prepared.dataset, args),
         Stage::Pretrain => crate::pretrain_stage::run(home, &prepared.dataset, &plm_dir, args),
+        Stage::Flip => {
+            crate::flip_stage::run(home, &prepared.dataset, &plm_dir, args, args.ablations)
+        }
     }
 }
 
@@ -342,6 +356,27 @@ impl TrainArgs {
             other => bail!("--sparse {other}: use on, off or auto"),
         };
         Ok(config)
+    }
+
+    /// The flags that change a `flip` run beyond dataset, preset, backbone and seeds.
+    pub fn extra_flags(&self) -> String {
+        let mut flags = String::new();
+        let mut add = |name: &str, v: Option<String>| {
+            if let Some(v) = v {
+                flags.push_str(&format!(" --{name} {v}"));
+            }
+        };
+        add("plm", (self.plm != "minilm").then(|| self.plm.clone()));
+        add("protocol", self.protocol.map(|p| p.to_string()));
+        add("rows", self.rows.map(|v| v.to_string()));
+        add("finetune-rows", self.finetune_rows.map(|v| v.to_string()));
+        add("eval-rows", self.eval_rows.map(|v| v.to_string()));
+        add("plm-layers", self.plm_layers.map(|v| v.to_string()));
+        add("epochs", self.epochs.map(|v| v.to_string()));
+        if self.ablations {
+            flags.push_str(" --ablations");
+        }
+        flags
     }
 
     /// Seeds to run.

@@ -5,8 +5,10 @@
 //! throughput, `test` runs the test suite with real data.
 
 mod commands;
+mod flip_stage;
 mod id_stage;
 mod pretrain_stage;
+mod score;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,10 @@ enum Command {
     Train(commands::TrainArgs),
     /// Fetch ML-100K and MiniLM, then run every crate's tests (optimised) against them.
     Test(commands::TestArgs),
+    /// Score a finished run's saved FLIP_ID and FLIP models on its validation and test splits.
+    Eval(score::EvalArgs),
+    /// Score new rows (CSV or Parquet) with a finished run's saved model.
+    Predict(score::PredictArgs),
     /// Throughput benchmarks (`id`: DCNv2 training and scoring on the ML-1M vocabulary).
     Bench(commands::BenchArgs),
 }
@@ -76,6 +82,8 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train(&home, &args),
         Command::Test(args) => commands::test(&home, &args),
         Command::Bench(args) => commands::bench(&args),
+        Command::Eval(args) => score::eval(&args),
+        Command::Predict(args) => score::predict_rows(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

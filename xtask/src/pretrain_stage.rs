@@ -36,21 +36,77 @@ fn settings(args: &TrainArgs) -> Result<(Preset, PretrainConfig)> {
     Ok((preset, config))
 }
 
-/// Pretrains and saves the towers under the run folder: `id-model.bpk` (+ `id-model.json`) and
-/// `plm/` (a Hugging Face folder).
+/// `cargo xtask train --stage pretrain`.
 pub fn run(
     home: &FlipHome,
     dataset: &PreparedDataset,
     plm_dir: &Path,
     args: &TrainArgs,
 ) -> Result<()> {
-    let (preset, config) = settings(args)?;
-    let meta = dataset.meta();
+    let (_, config) = settings(args)?;
     let dir = args.run_dir(home, dataset);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    pretrain(dataset, plm_dir, args, &config, &dir)?;
+    println!("pretrained towers, log and curves in {}", dir.display());
+    Ok(())
+}
+
+/// The pretrained towers saved in a pretraining folder.
+pub struct Towers {
+    /// The folder.
+    pub dir: std::path::PathBuf,
+    /// The ID model's configuration.
+    pub backbone: ModelConfig,
+}
+
+impl Towers {
+    /// The ID model with its pretrained weights, on `device`.
+    pub fn id_model(&self, shape: InputShape, device: &Device) -> Result<flip_id_models::CtrNet> {
+        let mut model = self.backbone.init(shape, device);
+        let path = self.dir.join("id-model.bpk");
+        model
+            .load_from(&mut BurnpackStore::from_file(&path))
+            .with_context(|| format!("loading {}", path.display()))?;
+        Ok(model)
+    }
+
+    /// The pretrained language model folder.
+    pub fn plm_dir(&self) -> std::path::PathBuf {
+        self.dir.join("plm")
+    }
+}
+
+/// Pretrains into `dir` (resuming, or reusing a finished run) and returns the saved towers:
+/// `id-model.bpk` (+ `id-model.json`) and `plm/` (a Hugging Face folder).
+pub fn pretrain(
+    dataset: &PreparedDataset,
+    plm_dir: &Path,
+    args: &TrainArgs,
+    config: &PretrainConfig,
+    dir: &Path,
+) -> Result<Towers> {
+    let preset =
+        Preset::named(&args.preset).with_context(|| format!("unknown preset `{}`", args.preset))?;
+    let meta = dataset.meta();
+    let backbone = ModelConfig::from_name(&args.backbone).with_context(|| {
+        format!(
+            "unknown backbone `{}`; choose from {}",
+            args.backbone,
+            flip_id_models::MODEL_NAMES.join(", ")
+        )
+    })?;
+    if dir.join("plm").join("config.json").is_file() && dir.join("id-model.bpk").is_file() {
+        tracing::info!(
+            "{}: pretraining already done, reusing its towers",
+            dir.display()
+        );
+        return Ok(Towers {
+            dir: dir.to_owned(),
+            backbone,
+        });
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let device = Device::flex().autodiff();
     device.seed(config.seed);
-
     let layers = args.plm_layers.or(preset.plm_layers);
     let plm = load(
         plm_dir,
@@ -69,13 +125,6 @@ pub fn run(
         .tokenizer
         .mask_id()
         .context("the tokenizer has no mask token, which MLM needs")?;
-    let backbone = ModelConfig::from_name(&args.backbone).with_context(|| {
-        format!(
-            "unknown backbone `{}`; choose from {}",
-            args.backbone,
-            flip_id_models::MODEL_NAMES.join(", ")
-        )
-    })?;
     let shape = InputShape {
         num_features: meta.vocab_size as usize,
         num_fields: meta.fields.len(),
@@ -108,7 +157,7 @@ pub fn run(
     );
 
     let train = dataset.load(Split::Train)?;
-    let data = training_rows(&train, &config);
+    let data = training_rows(&train, config);
     tracing::info!(
         "pretraining {} + {} ({} layers) on {} of {} training rows, {} epochs, batch {}",
         args.backbone,
@@ -128,14 +177,15 @@ pub fn run(
         }
         eprintln!("\ninterrupt: finishing the step and writing a checkpoint ...");
     });
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let run = PretrainRun {
-        config: &config,
+        config,
         data: &data,
         masker: &masker,
         noise: &noise,
         pad_id: plm.tokenizer.pad_id(),
         device: &device,
-        run_dir: &dir,
+        run_dir: dir,
     };
     if !args.resume && run.has_checkpoint() {
         bail!(
@@ -150,11 +200,10 @@ pub fn run(
     )?;
     let done = run.run(model, args.resume, &|_| stop.load(Ordering::SeqCst))?;
     if done.interrupted {
-        println!(
+        bail!(
             "interrupted after step {}; continue with the same command and --resume",
             done.state.global_step
         );
-        return Ok(());
     }
     let mut store = BurnpackStore::from_file(dir.join("id-model.bpk")).overwrite(true);
     done.model
@@ -186,6 +235,8 @@ pub fn run(
             config.align.mtm.noise
         );
     }
-    println!("pretrained towers, log and curves in {}", dir.display());
-    Ok(())
+    Ok(Towers {
+        dir: dir.to_owned(),
+        backbone,
+    })
 }

@@ -29,6 +29,7 @@
 
 pub mod batch;
 pub mod dataset;
+pub mod encode;
 pub mod error;
 pub mod fetch;
 pub mod fixtures;

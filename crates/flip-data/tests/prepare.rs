@@ -287,3 +287,36 @@ fn prepared_folder_checks_its_tokenizer() {
         "{err}"
     );
 }
+
+#[test]
+fn new_rows_are_encoded_like_training_rows() {
+    let (_vocab, tk) = tiny_tokenizer();
+    let clicks = recipe("example-clicks");
+    let source = flip_data::prepare::source_location(&clicks, &flip_data::FlipHome::at("unused"));
+    let out = tempfile::tempdir().unwrap();
+    let p = prepare(&clicks, &tk, &options(&source, out.path(), None)).unwrap();
+    let train = p.dataset.load(Split::Train).unwrap();
+    // The first training row, written back as a CSV row, plus a row with an unseen user.
+    let raw = std::fs::read_to_string(&source).unwrap();
+    let lines: Vec<&str> = raw.lines().collect();
+    let first = lines[train.source_rows[0] as usize + 1];
+    let unseen = first.replacen(first.split(',').next().unwrap(), "u999", 1);
+    let input = out.path().join("rows.csv");
+    std::fs::write(&input, format!("{}\n{first}\n{unseen}\n", lines[0])).unwrap();
+    let encoded = flip_data::encode::encode_rows(&p.dataset, &tk, &input).unwrap();
+    assert_eq!(encoded.len(), 2);
+    assert_eq!(encoded.row_ids(0), train.row_ids(0));
+    assert_eq!(encoded.row_tokens(0), train.row_tokens(0));
+    let user = &p.dataset.meta().fields[0];
+    assert_eq!(
+        encoded.row_ids(1)[0],
+        user.offset + 1,
+        "an unseen user takes the OOV id"
+    );
+    // A file without a field's column is refused by name.
+    std::fs::write(&input, "user,region\nu1,north\n").unwrap();
+    let err = flip_data::encode::encode_rows(&p.dataset, &tk, &input)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no column `device` in the header"), "{err}");
+}

@@ -189,7 +189,7 @@ fn goodreads_plain_and_gzipped() {
 fn custom_csv_and_parquet_agree() {
     let csv_path = datasets().join("example-clicks/clicks.csv");
     let cols = custom::CustomColumns {
-        target: "clicked",
+        target: Some("clicked"),
         time: Some("time"),
         categorical: vec!["user", "device", "hour"],
     };

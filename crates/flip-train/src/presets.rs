@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::finetune::FinetuneConfig;
 use crate::pretrain::PretrainConfig;
 
 /// A named bundle of settings.
@@ -16,6 +17,14 @@ pub struct Preset {
     pub plm_layers: Option<usize>,
     /// Pretraining settings.
     pub pretrain: PretrainConfig,
+    /// Finetuning with the language model (FLIP_PLM, FLIP, the language-model baseline).
+    pub finetune: FinetuneConfig,
+    /// Training rows sampled for the variants with the language model. Default: all.
+    pub finetune_rows: Option<usize>,
+    /// Validation and test rows sampled for scoring every variant. Default: all.
+    pub eval_rows: Option<usize>,
+    /// Most epochs of the ID-only variants.
+    pub id_epochs: usize,
 }
 
 impl Preset {
@@ -28,24 +37,38 @@ impl Preset {
         }
     }
 
-    /// Minutes on 2 CPU cores: 8,192 sampled training rows, one epoch, batch 32, the first 2
-    /// layers of the language model.
+    /// Minutes on 2 CPU cores: the language model cut to its first 2 layers; pretraining on
+    /// 4,096 sampled training rows for one epoch; the variants with the language model
+    /// finetuned on 4,096 sampled rows for at most 2 epochs; every variant scored on 2,000
+    /// sampled validation and test rows; the ID-only variants on all rows, at most 5 epochs.
     pub fn cpu_quick() -> Self {
         Preset {
             name: "cpu-quick".into(),
-            description: "pretraining on 8,192 sampled training rows for 1 epoch at batch 32, language model cut to its first 2 layers".into(),
+            description: "language model cut to its first 2 layers; pretraining on 4,096 sampled training rows for 1 epoch (batch 32); \
+                          variants with the language model finetuned on 4,096 sampled training rows for at most 2 epochs; \
+                          all variants scored on 2,000 sampled validation and test rows; ID-only variants trained on all rows for at most 5 epochs"
+                .into(),
             plm_layers: Some(2),
             pretrain: PretrainConfig {
                 epochs: 1,
                 batch_size: 32,
-                max_rows: Some(8192),
+                max_rows: Some(4096),
                 ..PretrainConfig::default()
             },
+            finetune: FinetuneConfig {
+                max_epochs: 2,
+                ..FinetuneConfig::default()
+            },
+            finetune_rows: Some(4096),
+            eval_rows: Some(2000),
+            id_epochs: 5,
         }
     }
 
-    /// The paper's settings (official launcher): all training rows, 30 epochs, global batch
-    /// 1024, AdamW 1e-4 with weight decay 1e-3, the whole language model. Meant for GPUs.
+    /// The paper's settings (official launchers): all rows; pretraining 30 epochs at global
+    /// batch 1024 with AdamW 1e-4 and weight decay 1e-3; finetuning at batch 128 for at most
+    /// 25 epochs with patience 3, learning rate 5e-5 for both groups; the whole language model.
+    /// Meant for GPUs.
     pub fn paper() -> Self {
         Preset {
             name: "paper".into(),
@@ -57,6 +80,16 @@ impl Preset {
                 max_rows: None,
                 ..PretrainConfig::default()
             },
+            finetune: FinetuneConfig {
+                batch_size: 128,
+                max_epochs: 25,
+                patience: 3,
+                learning_rate: 5e-5,
+                ..FinetuneConfig::default()
+            },
+            finetune_rows: None,
+            eval_rows: None,
+            id_epochs: 20,
         }
     }
 }

@@ -19,8 +19,9 @@ use crate::text::{Encoding, decode};
 /// What a custom source needs besides its path.
 #[derive(Debug, Clone)]
 pub struct CustomColumns<'a> {
-    /// The numeric column the label rule reads.
-    pub target: &'a str,
+    /// The numeric column the label rule reads (none when scoring unlabelled rows: every
+    /// rating is then 0).
+    pub target: Option<&'a str>,
     /// The optional time column.
     pub time: Option<&'a str>,
     /// The categorical columns used by fields.
@@ -77,7 +78,7 @@ pub fn read_csv(
             )
         })
     };
-    let target = index(cols.target)?;
+    let target = cols.target.map(index).transpose()?;
     let time = cols.time.map(index).transpose()?;
     let categorical: Vec<usize> = cols
         .categorical
@@ -109,7 +110,10 @@ pub fn read_csv(
                 ),
             ));
         }
-        rating.push(parse_number(path, line, cols.target, &record[target])?);
+        rating.push(match (target, cols.target) {
+            (Some(t), Some(name)) => parse_number(path, line, name, &record[t])?,
+            _ => 0.0,
+        });
         if let Some(t) = time {
             timestamp.push(parse_time(&record[t]).ok_or_else(|| {
                 DataError::parse(
@@ -170,7 +174,9 @@ pub fn read_parquet(path: &Path, cols: &CustomColumns<'_>) -> Result<RawTable> {
             )
         })
     };
-    find(cols.target)?;
+    if let Some(t) = cols.target {
+        find(t)?;
+    }
     if let Some(t) = cols.time {
         find(t)?;
     }
@@ -194,17 +200,22 @@ pub fn read_parquet(path: &Path, cols: &CustomColumns<'_>) -> Result<RawTable> {
         let column = |name: &str| -> ArrayRef {
             Arc::clone(batch.column_by_name(name).expect("checked above"))
         };
-        let target = cast(path, &column(cols.target), &DataType::Float64)?;
-        let target = target.as_primitive::<arrow::datatypes::Float64Type>();
-        for i in 0..target.len() {
-            if target.is_null(i) || !target.value(i).is_finite() {
-                return Err(DataError::parse(
-                    path,
-                    row0 + i as u64 + 1,
-                    format!("{} is missing or not a number (row)", cols.target),
-                ));
+        match cols.target {
+            Some(name) => {
+                let target = cast(path, &column(name), &DataType::Float64)?;
+                let target = target.as_primitive::<arrow::datatypes::Float64Type>();
+                for i in 0..target.len() {
+                    if target.is_null(i) || !target.value(i).is_finite() {
+                        return Err(DataError::parse(
+                            path,
+                            row0 + i as u64 + 1,
+                            format!("{name} is missing or not a number (row)"),
+                        ));
+                    }
+                    rating.push(target.value(i));
+                }
             }
-            rating.push(target.value(i));
+            None => rating.extend(std::iter::repeat_n(0.0, batch.num_rows())),
         }
         if let Some(t) = cols.time {
             let seconds = time_seconds(path, &column(t))?;

@@ -25,7 +25,7 @@ pub fn read(source: &Source, location: &Path, columns: &[&str]) -> Result<RawTab
         SourceFormat::Goodreads => goodreads::read(location),
         SourceFormat::Csv | SourceFormat::Parquet => {
             let cols = custom::CustomColumns {
-                target: source.target.as_deref().unwrap_or_default(),
+                target: source.target.as_deref(),
                 time: source.time.as_deref(),
                 categorical: columns.to_vec(),
             };

@@ -1,0 +1,548 @@
+//! `cargo xtask train` (`--stage flip`): the whole FLIP experiment on one dataset — pretraining
+//! (and, with `--ablations`, the pretraining ablations), then, for every seed, the ID model from
+//! scratch, FLIP_ID, the language model finetuned without alignment, FLIP_PLM and FLIP, each
+//! scored on the same sampled test rows; a results table, `report.md`, `results.json` and plots.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use flip_data::{FlipHome, PreparedDataset, Split, SplitData};
+use flip_id_models::InputShape;
+use flip_plm::{LoadOptions, load};
+use flip_train::finetune::{FinetuneConfig, TextClassifier, evaluate_text, finetune};
+use flip_train::plot::{Series, line_chart};
+use flip_train::presets::Preset;
+use flip_train::report::{ModelResult, ResultsTable, SeedOutcome, write_atomically};
+use flip_train::{CtrTrainConfig, EpochRecord, evaluate, fit};
+use rand::SeedableRng;
+
+use crate::commands::TrainArgs;
+use crate::pretrain_stage::{Towers, pretrain};
+
+/// A seeded sample of `n` rows of `data` (all rows when `n` is none or larger).
+fn sample(data: &SplitData, n: Option<usize>, seed: u64) -> SplitData {
+    match n {
+        Some(n) if n < data.len() => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut rows = rand::seq::index::sample(&mut rng, data.len(), n).into_vec();
+            rows.sort_unstable();
+            data.subset(&rows)
+        }
+        _ => data.clone(),
+    }
+}
+
+/// Pretraining ablations: name and (ICL, MLM, MTM) weights.
+const ABLATIONS: [(&str, [f64; 3]); 3] = [
+    ("no-mlm", [1.0, 0.0, 1.0]),
+    ("no-mtm", [1.0, 1.0, 0.0]),
+    ("icl-only", [1.0, 0.0, 0.0]),
+];
+
+struct Experiment<'a> {
+    dataset: &'a PreparedDataset,
+    shape: InputShape,
+    train: SplitData,
+    train_sample: SplitData,
+    valid: SplitData,
+    test: SplitData,
+    full_test: SplitData,
+    pad_id: u32,
+    id_config: CtrTrainConfig,
+    finetune: FinetuneConfig,
+    plm_layers: Option<usize>,
+    dir: &'a Path,
+    curves: Vec<Series>,
+    timings: Vec<(String, f64)>,
+}
+
+impl Experiment<'_> {
+    fn id_variant(
+        &mut self,
+        name: &str,
+        model: flip_id_models::CtrNet,
+        train: &SplitData,
+        seed: u64,
+        device: &Device,
+    ) -> (SeedOutcome, Option<SeedOutcome>) {
+        let started = Instant::now();
+        let config = CtrTrainConfig {
+            seed,
+            ..self.id_config.clone()
+        };
+        let mut log = String::new();
+        let fitted = fit(model, train, &self.valid, &config, device, |r| {
+            push_record(&mut log, r)
+        });
+        let _ = write_atomically(
+            &self.dir.join(format!("{name}-seed{seed}.jsonl")),
+            log.as_bytes(),
+        );
+        if name == "flip-id" && seed == 2012 {
+            save_module(&fitted.model, &self.dir.join("models").join("flip-id.bpk"));
+        }
+        self.curve(name, seed, &fitted.history);
+        let inner = Device::flex();
+        let outcome = |test: &SplitData| {
+            outcome(
+                seed,
+                evaluate(&fitted.model, test, config.eval_batch_size, &inner),
+                &fitted.history,
+                fitted.best_epoch,
+            )
+        };
+        self.timings.push((
+            format!("{name} (seed {seed})"),
+            started.elapsed().as_secs_f64(),
+        ));
+        let full = (self.full_test.len() != self.test.len()).then(|| outcome(&self.full_test));
+        (outcome(&self.test), full)
+    }
+
+    fn text_variant(
+        &mut self,
+        name: &str,
+        model: TextClassifier,
+        seed: u64,
+        device: &Device,
+    ) -> SeedOutcome {
+        let started = Instant::now();
+        let config = FinetuneConfig {
+            seed,
+            ..self.finetune.clone()
+        };
+        let mut log = String::new();
+        let fitted = finetune(
+            model,
+            &self.train_sample,
+            &self.valid,
+            self.pad_id,
+            &config,
+            device,
+            |r| push_record(&mut log, r),
+        );
+        let _ = write_atomically(
+            &self.dir.join(format!("{name}-seed{seed}.jsonl")),
+            log.as_bytes(),
+        );
+        if name == "flip" && seed == 2012 {
+            save_module(&fitted.model, &self.dir.join("models").join("flip.bpk"));
+        }
+        self.curve(name, seed, &fitted.history);
+        let test = evaluate_text(
+            &fitted.model,
+            &self.test,
+            config.eval_batch_size,
+            self.pad_id,
+            &Device::flex(),
+        );
+        if name == "flip" {
+            tracing::info!("FLIP, seed {seed}: α = {:.3}", fitted.model.alpha());
+        }
+        self.timings.push((
+            format!("{name} (seed {seed})"),
+            started.elapsed().as_secs_f64(),
+        ));
+        outcome(seed, test, &fitted.history, fitted.best_epoch)
+    }
+
+    fn curve(&mut self, name: &str, seed: u64, history: &[EpochRecord]) {
+        if seed == 2012 {
+            self.curves.push(Series {
+                name: name.to_owned(),
+                points: history
+                    .iter()
+                    .map(|r| (r.epoch as f64, r.valid.auc))
+                    .collect(),
+            });
+        }
+    }
+
+    fn plm(&self, dir: &Path, device: &Device) -> Result<flip_plm::Plm> {
+        Ok(load(
+            dir,
+            LoadOptions {
+                layers: self.plm_layers,
+                ..LoadOptions::default()
+            },
+            device,
+        )?
+        .model)
+    }
+}
+
+/// Saves a trained model for `eval` and `predict` (a failure is logged, the run goes on).
+fn save_module<M: burn::module::Module>(model: &M, path: &Path) {
+    use burn::store::{BurnpackStore, ModuleSnapshot};
+    let saved = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            model
+                .save_into(&mut BurnpackStore::from_file(path).overwrite(true))
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = saved {
+        tracing::warn!("{}: cannot save the model: {e}", path.display());
+    }
+}
+
+/// What `eval` and `predict` need to rebuild the saved models.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct SavedRun {
+    /// The prepared dataset folder.
+    pub dataset: std::path::PathBuf,
+    /// The pretrained language model folder (its config.json and tokenizer).
+    pub plm_dir: std::path::PathBuf,
+    /// Layers of it kept.
+    pub plm_layers: Option<usize>,
+    /// The ID backbone.
+    pub backbone: flip_id_models::ModelConfig,
+    /// `α = σ(a)` in FLIP.
+    pub gated_alpha: bool,
+}
+
+fn push_record(log: &mut String, r: &EpochRecord) {
+    log.push_str(&serde_json::to_string(r).expect("records serialize"));
+    log.push('\n');
+}
+
+fn outcome(
+    seed: u64,
+    test: flip_train::Evaluation,
+    history: &[EpochRecord],
+    best_epoch: usize,
+) -> SeedOutcome {
+    SeedOutcome {
+        seed,
+        test,
+        valid: history[best_epoch - 1].valid,
+        best_epoch,
+        epochs: history.len(),
+        seconds_per_epoch: history.iter().map(|r| r.train_seconds).sum::<f64>()
+            / history.len() as f64,
+    }
+}
+
+/// Runs the experiment.
+pub fn run(
+    home: &FlipHome,
+    dataset: &PreparedDataset,
+    plm_dir: &Path,
+    args: &TrainArgs,
+    ablations: bool,
+) -> Result<()> {
+    let started = Instant::now();
+    let preset = Preset::named(&args.preset)
+        .with_context(|| format!("unknown preset `{}`; use cpu-quick or paper", args.preset))?;
+    let meta = dataset.meta();
+    let dir = args.run_dir(home, dataset);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut pretrain_config = preset.pretrain.clone();
+    if let Some(rows) = args.rows {
+        pretrain_config.max_rows = Some(rows);
+    }
+    let finetune_rows = args.finetune_rows.or(preset.finetune_rows);
+    let eval_rows = args.eval_rows.or(preset.eval_rows);
+    let plm_layers = args.plm_layers.or(preset.plm_layers);
+
+    let phase = Instant::now();
+    let towers = pretrain(
+        dataset,
+        plm_dir,
+        args,
+        &pretrain_config,
+        &dir.join("pretrain"),
+    )?;
+    let mut timings = vec![("pretraining".to_owned(), phase.elapsed().as_secs_f64())];
+    let mut ablated: Vec<(&str, Towers)> = Vec::new();
+    if ablations {
+        for (name, [icl, mlm, mtm]) in ABLATIONS {
+            let mut config = pretrain_config.clone();
+            (
+                config.align.icl_weight,
+                config.align.mlm_weight,
+                config.align.mtm_weight,
+            ) = (icl, mlm, mtm);
+            let phase = Instant::now();
+            ablated.push((
+                name,
+                pretrain(
+                    dataset,
+                    plm_dir,
+                    args,
+                    &config,
+                    &dir.join(format!("pretrain-{name}")),
+                )?,
+            ));
+            timings.push((
+                format!("pretraining, {name}"),
+                phase.elapsed().as_secs_f64(),
+            ));
+        }
+    }
+
+    let train = dataset.load(Split::Train)?;
+    let valid = dataset.load(Split::Valid)?;
+    let full_test = dataset.load(Split::Test)?;
+    let mut base_id = args.train_config(meta.vocab_size)?;
+    base_id.max_epochs = args.epochs.unwrap_or(preset.id_epochs);
+    let mut exp = Experiment {
+        dataset,
+        shape: InputShape {
+            num_features: meta.vocab_size as usize,
+            num_fields: meta.fields.len(),
+        },
+        train_sample: sample(&train, finetune_rows, 2012),
+        valid: sample(&valid, eval_rows, 2013),
+        test: sample(&full_test, eval_rows, 2014),
+        full_test,
+        train,
+        pad_id: meta.tokenizer.pad_id,
+        id_config: base_id,
+        finetune: preset.finetune.clone(),
+        plm_layers,
+        dir: &dir,
+        curves: Vec::new(),
+        timings,
+    };
+    let backbone = &args.backbone;
+    let saved = SavedRun {
+        dataset: dataset.dir().to_owned(),
+        plm_dir: towers.plm_dir(),
+        plm_layers,
+        backbone: towers.backbone.clone(),
+        gated_alpha: exp.finetune.gated_alpha,
+    };
+    std::fs::create_dir_all(dir.join("models"))?;
+    write_atomically(
+        &dir.join("models").join("run.json"),
+        serde_json::to_string_pretty(&saved)?.as_bytes(),
+    )?;
+    let mut rows: Vec<(String, Vec<SeedOutcome>)> = Vec::new();
+    let add = |rows: &mut Vec<(String, Vec<SeedOutcome>)>, name: String, o: SeedOutcome| match rows
+        .iter_mut()
+        .find(|(n, _)| *n == name)
+    {
+        Some((_, v)) => v.push(o),
+        None => rows.push((name, vec![o])),
+    };
+    for seed in args.seed_list() {
+        let device = Device::flex().autodiff();
+        device.seed(seed);
+        let train = exp.train.clone();
+        let scratch = towers.backbone.init(exp.shape, &device);
+        let (o, full) = exp.id_variant(
+            &format!("{backbone}-scratch"),
+            scratch,
+            &train,
+            seed,
+            &device,
+        );
+        add(&mut rows, format!("{backbone} from scratch"), o);
+        if let Some(f) = full {
+            add(
+                &mut rows,
+                format!("{backbone} from scratch, full test split"),
+                f,
+            );
+        }
+        let (o, full) = exp.id_variant(
+            "flip-id",
+            towers.id_model(exp.shape, &device)?,
+            &train,
+            seed,
+            &device,
+        );
+        add(&mut rows, format!("FLIP_ID ({backbone})"), o);
+        if let Some(f) = full {
+            add(
+                &mut rows,
+                format!("FLIP_ID ({backbone}), full test split"),
+                f,
+            );
+        }
+        if exp.train_sample.len() < exp.train.len() {
+            let sample = exp.train_sample.clone();
+            let (o, _) = exp.id_variant(
+                &format!("{backbone}-scratch-sample"),
+                towers.backbone.init(exp.shape, &device),
+                &sample,
+                seed,
+                &device,
+            );
+            add(
+                &mut rows,
+                format!("{backbone} from scratch, on the finetuning sample"),
+                o,
+            );
+            let (o, _) = exp.id_variant(
+                "flip-id-sample",
+                towers.id_model(exp.shape, &device)?,
+                &sample,
+                seed,
+                &device,
+            );
+            add(
+                &mut rows,
+                format!("FLIP_ID ({backbone}), on the finetuning sample"),
+                o,
+            );
+        }
+        for (name, t) in &ablated {
+            let (o, _) = exp.id_variant(
+                &format!("flip-id-{name}"),
+                t.id_model(exp.shape, &device)?,
+                &train,
+                seed,
+                &device,
+            );
+            add(
+                &mut rows,
+                format!("FLIP_ID ({backbone}), pretrained {name}"),
+                o,
+            );
+        }
+        let plain = TextClassifier::new(
+            exp.plm(plm_dir, &device)?,
+            None,
+            exp.finetune.gated_alpha,
+            &device,
+        );
+        let o = exp.text_variant("plm", plain, seed, &device);
+        add(
+            &mut rows,
+            "language model finetuned, no alignment".into(),
+            o,
+        );
+        let flip_plm = TextClassifier::new(
+            exp.plm(&towers.plm_dir(), &device)?,
+            None,
+            exp.finetune.gated_alpha,
+            &device,
+        );
+        let o = exp.text_variant("flip-plm", flip_plm, seed, &device);
+        add(&mut rows, "FLIP_PLM".into(), o);
+        let joint = TextClassifier::new(
+            exp.plm(&towers.plm_dir(), &device)?,
+            Some(towers.id_model(exp.shape, &device)?),
+            exp.finetune.gated_alpha,
+            &device,
+        );
+        let o = exp.text_variant("flip", joint, seed, &device);
+        add(&mut rows, format!("FLIP ({backbone} + language model)"), o);
+        let mut table = ResultsTable {
+            title: String::new(),
+            rows: Default::default(),
+        };
+        for (name, outcomes) in &rows {
+            table
+                .rows
+                .insert(name.clone(), ModelResult::new(name, outcomes.clone()));
+        }
+        write_report(
+            &exp,
+            &preset,
+            args,
+            &table,
+            &rows,
+            started.elapsed().as_secs_f64(),
+            plm_dir,
+        )?;
+    }
+    if !exp.curves.is_empty() {
+        let _ = line_chart(
+            &dir.join("valid-auc.png"),
+            "Validation AUC per epoch (seed 2012)",
+            "epoch",
+            "AUC",
+            &exp.curves,
+        );
+    }
+    println!(
+        "{}",
+        std::fs::read_to_string(dir.join("report.md")).unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn write_report(
+    exp: &Experiment<'_>,
+    preset: &Preset,
+    args: &TrainArgs,
+    table: &ResultsTable,
+    order: &[(String, Vec<SeedOutcome>)],
+    seconds: f64,
+    plm_dir: &Path,
+) -> Result<()> {
+    let meta = exp.dataset.meta();
+    let mut md = format!(
+        "# FLIP on {} ({} split)\n\nTest AUC and LogLoss on {} sampled test rows (the same rows for every variant), mean ± standard deviation over seeds {:?}; \
+         pretraining ran once (seed 2012).\n\n| variant | test AUC | test LogLoss | best epoch | s / epoch | seeds |\n|---|---:|---:|---:|---:|---:|\n",
+        meta.name,
+        meta.recipe.split.protocol,
+        exp.test.len(),
+        args.seed_list()
+    );
+    for (name, _) in order {
+        let r = &table.rows[name];
+        md.push_str(&format!(
+            "| {name} | {:.4} ± {:.4} | {:.4} ± {:.4} | {:.1} | {:.1} | {} |\n",
+            r.auc.mean,
+            r.auc.std,
+            r.logloss.mean,
+            r.logloss.std,
+            r.best_epoch.mean,
+            r.seconds_per_epoch.mean,
+            r.seeds.len()
+        ));
+    }
+    md.push_str(&format!(
+        "\n## Configuration\n\n- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
+         - ID-only variants: Adam lr {}, batch {}, at most {} epochs, patience {}\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}\n\n",
+        preset.name,
+        preset.description,
+        plm_dir.display(),
+        exp.plm_layers.map_or_else(|| "all".to_owned(), |k| k.to_string()),
+        args.backbone,
+        exp.train.len(),
+        exp.train_sample.len(),
+        exp.valid.len(),
+        exp.test.len(),
+        meta.splits.valid.rows,
+        meta.splits.test.rows,
+        exp.id_config.learning_rate,
+        exp.id_config.batch_size,
+        exp.id_config.max_epochs,
+        exp.id_config.patience,
+        exp.finetune.plm_learning_rate,
+        exp.finetune.learning_rate,
+        exp.finetune.weight_decay,
+        exp.finetune.batch_size,
+        exp.finetune.max_epochs,
+        exp.finetune.patience
+    ));
+    md.push_str("## Timings\n\n| phase | seconds |\n|---|---:|\n");
+    for (phase, s) in &exp.timings {
+        md.push_str(&format!("| {phase} | {s:.0} |\n"));
+    }
+    md.push_str(&format!("| total | {seconds:.0} |\n\n"));
+    md.push_str(&format!(
+        "## Reproduce\n\n```\ncargo xtask train --dataset {} --preset {} --backbone {} --seeds {}{}\n```\n\nPlots: `pretrain/pretrain-losses.png`, `pretrain/pretrain-accuracy.png`, `valid-auc.png`. Logs: one JSONL per variant and seed.\n",
+        meta.name,
+        preset.name,
+        args.backbone,
+        args.seeds,
+        args.extra_flags()
+    ));
+    write_atomically(&exp.dir.join("report.md"), md.as_bytes())?;
+    let json = serde_json::json!({ "dataset": meta.name, "preset": preset, "table": table, "timings": exp.timings, "seconds": seconds });
+    write_atomically(
+        &exp.dir.join("results.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
+    Ok(())
+}
