@@ -36,6 +36,29 @@ fn settings(args: &TrainArgs) -> Result<(Preset, PretrainConfig)> {
     Ok((preset, config))
 }
 
+/// True while a pretraining loop runs (it checkpoints on Ctrl-C; elsewhere Ctrl-C exits).
+static PRETRAINING: AtomicBool = AtomicBool::new(false);
+
+/// The flag Ctrl-C sets. During pretraining the loop finishes its step, writes a checkpoint and
+/// stops; at any other time (and on a second Ctrl-C) the process exits at once: every other
+/// phase restarts from its beginning with `--resume` and gives the same numbers.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&flag);
+        let _ = ctrlc::set_handler(move || {
+            if !PRETRAINING.load(Ordering::SeqCst) || seen.swap(true, Ordering::SeqCst) {
+                eprintln!("\ninterrupted; run the same command with --resume to continue");
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupt: finishing the step and writing a checkpoint ...");
+        });
+        flag
+    })
+    .clone()
+}
+
 /// `cargo xtask train --stage pretrain`.
 pub fn run(
     home: &FlipHome,
@@ -168,15 +191,7 @@ pub fn pretrain(
         config.epochs,
         config.batch_size
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    // A second Ctrl-C while the checkpoint is written falls through to the default handler.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupt: finishing the step and writing a checkpoint ...");
-    });
+    let stop = interrupt_flag();
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let run = PretrainRun {
         config,
@@ -198,7 +213,10 @@ pub fn pretrain(
         &dir.join("settings.json"),
         serde_json::to_string_pretty(&settings_json)?.as_bytes(),
     )?;
-    let done = run.run(model, args.resume, &|_| stop.load(Ordering::SeqCst))?;
+    PRETRAINING.store(true, Ordering::SeqCst);
+    let done = run.run(model, args.resume, &|_| stop.load(Ordering::SeqCst));
+    PRETRAINING.store(false, Ordering::SeqCst);
+    let done = done?;
     if done.interrupted {
         bail!(
             "interrupted after step {}; continue with the same command and --resume",
