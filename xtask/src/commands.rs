@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
 use clap::Args;
 use flip_data::fetch::{self, Fetcher};
 use flip_data::{FlipHome, LoadedRecipe, PrepareOptions, Prepared, PromptTokenizer, Protocol};
@@ -264,7 +265,7 @@ pub struct TrainArgs {
     pub ablations: bool,
 }
 
-pub fn train(home: &FlipHome, args: &TrainArgs) -> Result<()> {
+pub fn train(home: &FlipHome, args: &TrainArgs, device: &Device) -> Result<()> {
     let plm_dir = plm_folder(home, &args.plm)?;
     let prepared = prepare(
         home,
@@ -287,11 +288,18 @@ pub fn train(home: &FlipHome, args: &TrainArgs) -> Result<()> {
             );
             Ok(())
         }
-        Stage::Id => crate::id_stage::run(home, &prepared.dataset, args),
-        Stage::Pretrain => crate::pretrain_stage::run(home, &prepared.dataset, &plm_dir, args),
-        Stage::Flip => {
-            crate::flip_stage::run(home, &prepared.dataset, &plm_dir, args, args.ablations)
+        Stage::Id => crate::id_stage::run(home, &prepared.dataset, args, device),
+        Stage::Pretrain => {
+            crate::pretrain_stage::run(home, &prepared.dataset, &plm_dir, args, device)
         }
+        Stage::Flip => crate::flip_stage::run(
+            home,
+            &prepared.dataset,
+            &plm_dir,
+            args,
+            args.ablations,
+            device,
+        ),
     }
 }
 
@@ -438,11 +446,11 @@ pub struct BenchArgs {
     repeat: usize,
 }
 
-pub fn bench(args: &BenchArgs) -> Result<()> {
+pub fn bench(args: &BenchArgs, device: &Device) -> Result<()> {
     let results = match args.what.as_str() {
-        "id" => bench_id(args)?,
-        "plm" => bench_plm(args),
-        "pretrain" => bench_pretrain(args),
+        "id" => bench_id(args, device)?,
+        "plm" => bench_plm(args, device),
+        "pretrain" => bench_pretrain(args, device),
         other => bail!("unknown benchmark `{other}`; available: id, plm, pretrain"),
     };
     for r in &results {
@@ -472,8 +480,7 @@ fn best_of(
 /// MiniLM-shaped encoder (6 layers, 384 wide) at batch 32: length 64 (the reference shape),
 /// 100 (the official code pads every prompt to it) and 56 (the longest prompt of a typical
 /// ML-1M batch of 32, padding to the batch's longest).
-fn bench_plm(args: &BenchArgs) -> Vec<flip_train::bench::BenchResult> {
-    let device = burn::tensor::Device::flex();
+fn bench_plm(args: &BenchArgs, device: &Device) -> Vec<flip_train::bench::BenchResult> {
     device.seed(1);
     let ad = device.clone().autodiff();
     let config = flip_plm::PlmConfig::minilm_l6_h384();
@@ -484,7 +491,7 @@ fn bench_plm(args: &BenchArgs) -> Vec<flip_train::bench::BenchResult> {
             flip_train::bench::plm_throughput(&config, 32, len, steps, true, &ad)
         }));
         results.push(best_of(args.repeat, &|| {
-            flip_train::bench::plm_throughput(&config, 32, len, steps, false, &device)
+            flip_train::bench::plm_throughput(&config, 32, len, steps, false, device)
         }));
     }
     results
@@ -493,8 +500,8 @@ fn bench_plm(args: &BenchArgs) -> Vec<flip_train::bench::BenchResult> {
 /// One FLIP pretraining step (MiniLM shape, DCNv2 on the ML-1M vocabulary, batch 32): at
 /// length 64 ours and with the official extra work, at length 100 the official configuration,
 /// and at 56 (our default: padding to the longest prompt of a typical ML-1M batch).
-fn bench_pretrain(args: &BenchArgs) -> Vec<flip_train::bench::BenchResult> {
-    let device = burn::tensor::Device::flex().autodiff();
+fn bench_pretrain(args: &BenchArgs, device: &Device) -> Vec<flip_train::bench::BenchResult> {
+    let device = device.clone().autodiff();
     device.seed(1);
     let plm = flip_plm::PlmConfig::minilm_l6_h384();
     let fields = flip_train::bench::ML1M_FIELDS;
@@ -511,10 +518,9 @@ fn bench_pretrain(args: &BenchArgs) -> Vec<flip_train::bench::BenchResult> {
         .collect()
 }
 
-fn bench_id(args: &BenchArgs) -> Result<Vec<flip_train::bench::BenchResult>> {
+fn bench_id(args: &BenchArgs, device: &Device) -> Result<Vec<flip_train::bench::BenchResult>> {
     let model = flip_id_models::ModelConfig::from_name(&args.model)
         .with_context(|| format!("unknown model `{}`", args.model))?;
-    let device = burn::tensor::Device::flex();
     device.seed(1);
     let fields = flip_train::bench::ML1M_FIELDS;
     let ad = device.clone().autodiff();
@@ -531,7 +537,7 @@ fn bench_id(args: &BenchArgs) -> Result<Vec<flip_train::bench::BenchResult>> {
                 &fields,
                 8192,
                 args.steps.div_ceil(3).max(3),
-                &device,
+                device,
             )
         }),
     ])

@@ -56,6 +56,8 @@ struct Experiment<'a> {
     dir: &'a Path,
     curves: Vec<Series>,
     timings: Vec<(String, f64)>,
+    /// Where scoring runs (the training device without autodiff).
+    device: Device,
 }
 
 impl Experiment<'_> {
@@ -84,11 +86,10 @@ impl Experiment<'_> {
             save_module(&fitted.model, &self.dir.join("models").join("flip-id.bpk"));
         }
         self.curve(name, seed, &fitted.history);
-        let inner = Device::flex();
         let outcome = |test: &SplitData| {
             outcome(
                 seed,
-                evaluate(&fitted.model, test, config.eval_batch_size, &inner),
+                evaluate(&fitted.model, test, config.eval_batch_size, &self.device),
                 &fitted.history,
                 fitted.best_epoch,
             )
@@ -136,7 +137,7 @@ impl Experiment<'_> {
             &self.test,
             config.eval_batch_size,
             self.pad_id,
-            &Device::flex(),
+            &self.device,
         );
         if name == "flip" {
             tracing::info!("FLIP, seed {seed}: α = {:.3}", fitted.model.alpha());
@@ -234,6 +235,7 @@ pub fn run(
     plm_dir: &Path,
     args: &TrainArgs,
     ablations: bool,
+    device: &Device,
 ) -> Result<()> {
     let started = Instant::now();
     let preset = Preset::named(&args.preset)
@@ -256,6 +258,7 @@ pub fn run(
         args,
         &pretrain_config,
         &dir.join("pretrain"),
+        device,
     )?;
     let mut timings = vec![("pretraining".to_owned(), phase.elapsed().as_secs_f64())];
     let mut ablated: Vec<(&str, Towers)> = Vec::new();
@@ -276,6 +279,7 @@ pub fn run(
                     args,
                     &config,
                     &dir.join(format!("pretrain-{name}")),
+                    device,
                 )?,
             ));
             timings.push((
@@ -308,6 +312,7 @@ pub fn run(
         dir: &dir,
         curves: Vec::new(),
         timings,
+        device: device.clone(),
     };
     let backbone = &args.backbone;
     let saved = SavedRun {
@@ -331,7 +336,7 @@ pub fn run(
         None => rows.push((name, vec![o])),
     };
     for seed in args.seed_list() {
-        let device = Device::flex().autodiff();
+        let device = device.clone().autodiff();
         device.seed(seed);
         let train = exp.train.clone();
         let scratch = towers.backbone.init(exp.shape, &device);

@@ -10,7 +10,12 @@ use flip_train::{evaluate, fit};
 use crate::commands::TrainArgs;
 
 /// Trains every requested model with every seed and updates the run's results table.
-pub fn run(home: &FlipHome, dataset: &PreparedDataset, args: &TrainArgs) -> Result<()> {
+pub fn run(
+    home: &FlipHome,
+    dataset: &PreparedDataset,
+    args: &TrainArgs,
+    device: &Device,
+) -> Result<()> {
     let meta = dataset.meta();
     let train = dataset.load(Split::Train)?;
     let valid = dataset.load(Split::Valid)?;
@@ -40,7 +45,6 @@ pub fn run(home: &FlipHome, dataset: &PreparedDataset, args: &TrainArgs) -> Resu
     );
     let mut table = ResultsTable::load_or_new(&dir, &title);
     table.title = title;
-    let device = Device::flex();
     for model_config in args.models()? {
         let name = model_config.name();
         let mut outcomes = Vec::new();

@@ -5,6 +5,7 @@
 //! throughput, `test` runs the test suite with real data.
 
 mod commands;
+mod device;
 mod flip_stage;
 mod id_stage;
 mod pretrain_stage;
@@ -26,6 +27,9 @@ struct Cli {
     /// Cache folder for downloads and prepared data [default: $FLIP_HOME or ~/.cache/flip].
     #[arg(long, global = true, env = "FLIP_HOME")]
     home: Option<PathBuf>,
+    /// Where to compute: flex (CPU, default), wgpu, cuda:N, tch-cpu, tch-cuda:N.
+    #[arg(long, global = true, default_value = "flex")]
+    device: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +49,8 @@ enum Command {
     Eval(score::EvalArgs),
     /// Score new rows (CSV or Parquet) with a finished run's saved model.
     Predict(score::PredictArgs),
+    /// List the devices this build can use.
+    Devices,
     /// Throughput benchmarks (`id`: DCNv2 training and scoring on the ML-1M vocabulary).
     Bench(commands::BenchArgs),
 }
@@ -76,20 +82,35 @@ fn main() -> ExitCode {
     let home = cli
         .home
         .map_or_else(flip_data::FlipHome::from_env, flip_data::FlipHome::at);
-    let result = match cli.command {
-        Command::Fetch(args) => commands::fetch(&home, &args),
-        Command::Prepare(args) => commands::prepare(&home, &args).map(|_| ()),
-        Command::Train(args) => commands::train(&home, &args),
-        Command::Test(args) => commands::test(&home, &args),
-        Command::Bench(args) => commands::bench(&args),
-        Command::Eval(args) => score::eval(&args),
-        Command::Predict(args) => score::predict_rows(&args),
-    };
+    let result = device::parse(&cli.device).and_then(|device| run(cli.command, &home, &device));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+        Err(error) => {
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(
+    command: Command,
+    home: &flip_data::FlipHome,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<()> {
+    match command {
+        Command::Fetch(args) => commands::fetch(home, &args),
+        Command::Prepare(args) => commands::prepare(home, &args).map(|_| ()),
+        Command::Train(args) => commands::train(home, &args, device),
+        Command::Test(args) => commands::test(home, &args),
+        Command::Bench(args) => commands::bench(&args, device),
+        Command::Eval(args) => score::eval(&args, device),
+        Command::Predict(args) => score::predict_rows(&args, device),
+        Command::Devices => {
+            println!(
+                "devices this build can use: {}",
+                crate::device::available().join(", ")
+            );
+            Ok(())
         }
     }
 }

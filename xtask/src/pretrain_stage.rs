@@ -65,10 +65,11 @@ pub fn run(
     dataset: &PreparedDataset,
     plm_dir: &Path,
     args: &TrainArgs,
+    device: &Device,
 ) -> Result<()> {
     let (_, config) = settings(args)?;
     let dir = args.run_dir(home, dataset);
-    pretrain(dataset, plm_dir, args, &config, &dir)?;
+    pretrain(dataset, plm_dir, args, &config, &dir, device)?;
     println!("pretrained towers, log and curves in {}", dir.display());
     Ok(())
 }
@@ -106,6 +107,7 @@ pub fn pretrain(
     args: &TrainArgs,
     config: &PretrainConfig,
     dir: &Path,
+    device: &Device,
 ) -> Result<Towers> {
     let preset =
         Preset::named(&args.preset).with_context(|| format!("unknown preset `{}`", args.preset))?;
@@ -128,7 +130,7 @@ pub fn pretrain(
         });
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let device = Device::flex().autodiff();
+    let device = device.clone().autodiff();
     device.seed(config.seed);
     let layers = args.plm_layers.or(preset.plm_layers);
     let plm = load(

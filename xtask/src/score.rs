@@ -124,13 +124,12 @@ impl Saved {
     }
 }
 
-pub fn eval(args: &EvalArgs) -> Result<()> {
+pub fn eval(args: &EvalArgs, device: &Device) -> Result<()> {
     let saved = Saved::open(&args.run)?;
-    let device = Device::flex();
     println!("| variant | split | rows | AUC | LogLoss |\n|---|---|---:|---:|---:|");
     for split in [Split::Valid, Split::Test] {
         let data = saved.dataset.load(split)?;
-        let id = evaluate(&saved.flip_id(&device)?, &data, 8192, &device);
+        let id = evaluate(&saved.flip_id(device)?, &data, 8192, device);
         println!(
             "| FLIP_ID | {} | {} | {:.4} | {:.4} |",
             split.name(),
@@ -139,11 +138,11 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             id.logloss
         );
         let flip = evaluate_text(
-            &saved.flip(&device)?,
+            &saved.flip(device)?,
             &data,
             128,
             saved.tokenizer.pad_id(),
-            &device,
+            device,
         );
         println!(
             "| FLIP | {} | {} | {:.4} | {:.4} |",
@@ -156,10 +155,10 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn predict_rows(args: &PredictArgs) -> Result<()> {
+pub fn predict_rows(args: &PredictArgs, device: &Device) -> Result<()> {
     let saved = Saved::open(&args.run)?;
     let data = flip_data::encode::encode_rows(&saved.dataset, &saved.tokenizer, &args.input)?;
-    let scores = saved.scores(&args.variant, &data, &Device::flex())?;
+    let scores = saved.scores(&args.variant, &data, device)?;
     let batch = RecordBatch::try_from_iter(vec![
         (
             "row",
