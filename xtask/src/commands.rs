@@ -433,7 +433,10 @@ pub fn test(home: &FlipHome, args: &TestArgs) -> Result<()> {
 #[derive(Args)]
 pub struct BenchArgs {
     /// Scenario group: `id` (ID-model training and scoring), `plm` (language model) or
-    /// `pretrain` (one FLIP pretraining step).
+    /// `pretrain` (one FLIP pretraining step), `joint` (the FLIP joint model), or `all` (every
+    /// scenario at the reference shapes: id_train, id_infer, plm_train, plm_infer, pretrain,
+    /// joint_train, joint_infer).
+    #[arg(default_value = "all")]
     what: String,
     /// Zoo member to time.
     #[arg(long, default_value = "dcnv2")]
@@ -451,19 +454,88 @@ pub fn bench(args: &BenchArgs, device: &Device) -> Result<()> {
         "id" => bench_id(args, device)?,
         "plm" => bench_plm(args, device),
         "pretrain" => bench_pretrain(args, device),
-        other => bail!("unknown benchmark `{other}`; available: id, plm, pretrain"),
+        "joint" => bench_joint(args, device),
+        "all" => bench_all(args, device)?,
+        other => bail!("unknown benchmark `{other}`; available: id, plm, pretrain, joint, all"),
     };
+    let device_name = format!("{device:?}");
     for r in &results {
-        println!("{}", serde_json::to_string(r)?);
+        let mut line = serde_json::to_value(r)?;
+        line["device"] = device_name.clone().into();
+        println!("{line}");
     }
-    println!("\n| scenario | model | batch | samples/s | ms/step |\n|---|---|---:|---:|---:|");
+    println!(
+        "\n| scenario | model | batch | samples/s | ms/step | peak MiB |\n|---|---|---:|---:|---:|---:|"
+    );
     for r in &results {
         println!(
-            "| {} | {} | {} | {:.1} | {:.1} |",
-            r.scenario, r.model, r.batch, r.samples_per_second, r.ms_per_step
+            "| {} | {} | {} | {:.1} | {:.1} | {} |",
+            r.scenario,
+            r.model,
+            r.batch,
+            r.samples_per_second,
+            r.ms_per_step,
+            r.peak_memory_mib
+                .map_or_else(|| "n/a".to_owned(), |m| format!("{m:.0}"))
         );
     }
     Ok(())
+}
+
+/// Every scenario once, at the reference shapes (prompts of 64 tokens, batch 32 for the
+/// language-model scenarios).
+fn bench_all(args: &BenchArgs, device: &Device) -> Result<Vec<flip_train::bench::BenchResult>> {
+    let mut results = bench_id(args, device)?;
+    let plm = flip_plm::PlmConfig::minilm_l6_h384();
+    let steps = args.steps.div_ceil(4).max(3);
+    let ad = device.clone().autodiff();
+    results.push(best_of(args.repeat, &|| {
+        flip_train::bench::plm_throughput(&plm, 32, 64, steps, true, &ad)
+    }));
+    results.push(best_of(args.repeat, &|| {
+        flip_train::bench::plm_throughput(&plm, 32, 64, steps, false, device)
+    }));
+    results.push(best_of(args.repeat, &|| {
+        flip_train::bench::pretrain_throughput(
+            &plm,
+            &flip_train::bench::ML1M_FIELDS,
+            32,
+            64,
+            false,
+            args.steps.div_ceil(5).max(2),
+            &ad,
+        )
+    }));
+    results.extend(bench_joint(args, device));
+    Ok(results)
+}
+
+/// The FLIP joint model (DCNv2 + MiniLM shape) at batch 32, prompts of 64 tokens: training
+/// and scoring.
+fn bench_joint(args: &BenchArgs, device: &Device) -> Vec<flip_train::bench::BenchResult> {
+    device.seed(1);
+    let plm = flip_plm::PlmConfig::minilm_l6_h384();
+    let fields = flip_train::bench::ML1M_FIELDS;
+    let steps = args.steps.div_ceil(4).max(3);
+    let ad = device.clone().autodiff();
+    vec![
+        best_of(args.repeat, &|| {
+            flip_train::bench::joint_throughput(&plm, &fields, 32, 64, steps, true, &ad)
+        }),
+        best_of(args.repeat, &|| {
+            flip_train::bench::joint_throughput(&plm, &fields, 32, 64, steps, false, device)
+        }),
+    ]
+}
+
+/// Hands memory freed by the previous scenario back to the kernel (the process otherwise keeps
+/// it, see `keep_freed_memory` in main.rs), so that each scenario's peak is its own.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The best of `repeat` runs (shared machines are noisy).
@@ -472,7 +544,10 @@ fn best_of(
     run: &dyn Fn() -> flip_train::bench::BenchResult,
 ) -> flip_train::bench::BenchResult {
     (0..repeat.max(1))
-        .map(|_| run())
+        .map(|_| {
+            release_freed_memory();
+            run()
+        })
         .max_by(|a, b| a.samples_per_second.total_cmp(&b.samples_per_second))
         .expect("at least one run")
 }

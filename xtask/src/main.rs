@@ -51,7 +51,7 @@ enum Command {
     Predict(score::PredictArgs),
     /// List the devices this build can use.
     Devices,
-    /// Throughput benchmarks (`id`: DCNv2 training and scoring on the ML-1M vocabulary).
+    /// Throughput and peak memory: one JSON line per scenario, then a Markdown table.
     Bench(commands::BenchArgs),
 }
 

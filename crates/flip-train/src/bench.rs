@@ -1,4 +1,5 @@
-//! Throughput benchmarks of the ID models on synthetic batches shaped like a real dataset.
+//! Throughput benchmarks on synthetic batches shaped like a real dataset: the ID models, the
+//! language model, FLIP pretraining and the FLIP joint model, each with the peak memory it took.
 
 use std::time::Instant;
 
@@ -33,6 +34,62 @@ pub struct BenchResult {
     pub samples_per_second: f64,
     /// Milliseconds per step.
     pub ms_per_step: f64,
+    /// Peak resident memory of the process while the scenario ran, in MiB (Linux; host memory,
+    /// so on a GPU it counts only what the host side holds). `None` where not measurable.
+    pub peak_memory_mib: Option<f64>,
+}
+
+/// The process's peak resident memory, reset at the start of each scenario so that every
+/// scenario reports its own peak.
+pub mod memory {
+    /// Resets the kernel's peak-RSS mark of this process (`/proc/self/clear_refs`, Linux 4.0+).
+    /// Returns whether the reset worked.
+    pub fn reset_peak() -> bool {
+        std::fs::write("/proc/self/clear_refs", "5").is_ok()
+    }
+
+    /// The peak resident memory since the last reset, in MiB (`VmHWM`), where readable.
+    pub fn peak_mib() -> Option<f64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+}
+
+/// Times `steps` calls of `step` after `warmup` untimed ones, with the peak memory of all.
+/// `step` takes the state (a model being trained) by value and returns it, so that optimizers
+/// update parameters in place as in a real training loop.
+fn timed<S>(
+    scenario: &str,
+    model: String,
+    batch: usize,
+    (warmup, steps): (usize, usize),
+    device: &Device,
+    mut state: S,
+    mut step: impl FnMut(S, usize) -> S,
+) -> BenchResult {
+    let resettable = memory::reset_peak();
+    let mut started = Instant::now();
+    for i in 0..warmup + steps {
+        if i == warmup {
+            device.sync().expect("device sync");
+            started = Instant::now();
+        }
+        state = step(state, i);
+    }
+    device.sync().expect("device sync");
+    let seconds = started.elapsed().as_secs_f64();
+    drop(state);
+    BenchResult {
+        scenario: scenario.into(),
+        model,
+        batch,
+        steps,
+        samples_per_second: (batch * steps) as f64 / seconds,
+        ms_per_step: 1e3 * seconds / steps as f64,
+        peak_memory_mib: if resettable { memory::peak_mib() } else { None },
+    }
 }
 
 /// Random ids: field `f` draws uniformly among its `fields[f]` values, offset into one space.
@@ -71,57 +128,51 @@ pub fn train_throughput(
         num_features: fields.iter().sum(),
         num_fields: fields.len(),
     };
-    let mut net = model.init(shape, device);
+    let net = model.init(shape, device);
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let mut lazy = SparseAdam::new(net.embedding());
-    let warmup = 3;
-    let mut started = Instant::now();
-    for step in 0..warmup + steps {
-        if step == warmup {
-            device.sync().expect("device sync");
-            started = Instant::now();
-        }
-        let ids = synthetic_ids(fields, batch, step as u64);
-        let labels: Vec<f32> = ids
-            .chunks(fields.len())
-            .map(|r| (r[0] % 2) as f32)
-            .collect();
-        let labels = Tensor::<1>::from_data(TensorData::new(labels, [batch]), device);
-        if sparse {
-            let touched = TouchedRows::new(&ids);
-            let rows = GatheredRows::gather(net.embedding(), &touched, net.reads());
-            let out = net.forward_embedded(&rows.embedded(&touched, batch, fields.len()));
-            let mut grads = bce_with_logits(out.logit, labels).backward();
-            let row_grads = rows.take_grads(&mut grads);
-            let params = GradientsParams::from_grads(grads, &net);
-            net = optim.step(1e-3, net, params);
-            let emb = net.embedding().clone();
-            net = net.with_embedding(lazy.step(1e-3, emb, &rows, row_grads));
-        } else {
-            let ids =
-                Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, fields.len()]), device);
-            let grads = GradientsParams::from_grads(
-                bce_with_logits(net.forward(ids).logit, labels).backward(),
-                &net,
-            );
-            net = optim.step(1e-3, net, grads);
-        }
-    }
-    device.sync().expect("device sync");
-    let seconds = started.elapsed().as_secs_f64();
-    BenchResult {
-        scenario: if sparse {
-            "id_train_sparse"
-        } else {
-            "id_train"
-        }
-        .into(),
-        model: model.name().into(),
+    let scenario = if sparse {
+        "id_train_sparse"
+    } else {
+        "id_train"
+    };
+    timed(
+        scenario,
+        model.name().into(),
         batch,
-        steps,
-        samples_per_second: (batch * steps) as f64 / seconds,
-        ms_per_step: 1e3 * seconds / steps as f64,
-    }
+        (3, steps),
+        device,
+        net,
+        |net, step| {
+            let ids = synthetic_ids(fields, batch, step as u64);
+            let labels: Vec<f32> = ids
+                .chunks(fields.len())
+                .map(|r| (r[0] % 2) as f32)
+                .collect();
+            let labels = Tensor::<1>::from_data(TensorData::new(labels, [batch]), device);
+            if sparse {
+                let touched = TouchedRows::new(&ids);
+                let rows = GatheredRows::gather(net.embedding(), &touched, net.reads());
+                let out = net.forward_embedded(&rows.embedded(&touched, batch, fields.len()));
+                let mut grads = bce_with_logits(out.logit, labels).backward();
+                let row_grads = rows.take_grads(&mut grads);
+                let params = GradientsParams::from_grads(grads, &net);
+                let net = optim.step(1e-3, net, params);
+                let emb = net.embedding().clone();
+                net.with_embedding(lazy.step(1e-3, emb, &rows, row_grads))
+            } else {
+                let ids = Tensor::<2, Int>::from_data(
+                    TensorData::new(ids, [batch, fields.len()]),
+                    device,
+                );
+                let grads = GradientsParams::from_grads(
+                    bce_with_logits(net.forward(ids).logit, labels).backward(),
+                    &net,
+                );
+                optim.step(1e-3, net, grads)
+            }
+        },
+    )
 }
 
 /// Scoring rows per second of `model` at `batch` rows on `device` (no autodiff).
@@ -137,33 +188,27 @@ pub fn infer_throughput(
         num_fields: fields.len(),
     };
     let net = model.init(shape, device).valid();
-    let warmup = 2;
-    let mut started = Instant::now();
     let mut checksum = 0.0f32;
-    for step in 0..warmup + steps {
-        if step == warmup {
-            device.sync().expect("device sync");
-            started = Instant::now();
-        }
-        let ids = Tensor::<2, Int>::from_data(
-            TensorData::new(
-                synthetic_ids(fields, batch, step as u64),
-                [batch, fields.len()],
-            ),
-            device,
-        );
-        checksum += net.forward(ids).logit.sum().into_scalar::<f32>();
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    assert!(checksum.is_finite(), "scores are finite");
-    BenchResult {
-        scenario: "id_infer".into(),
-        model: model.name().into(),
+    let result = timed(
+        "id_infer",
+        model.name().into(),
         batch,
-        steps,
-        samples_per_second: (batch * steps) as f64 / seconds,
-        ms_per_step: 1e3 * seconds / steps as f64,
-    }
+        (2, steps),
+        device,
+        (),
+        |(), step| {
+            let ids = Tensor::<2, Int>::from_data(
+                TensorData::new(
+                    synthetic_ids(fields, batch, step as u64),
+                    [batch, fields.len()],
+                ),
+                device,
+            );
+            checksum += net.forward(ids).logit.sum().into_scalar::<f32>();
+        },
+    );
+    assert!(checksum.is_finite(), "scores are finite");
+    result
 }
 
 /// Random token ids `[batch, len]` in `0..vocab` (special-token free), all attended.
@@ -198,54 +243,114 @@ pub fn plm_throughput(
     train: bool,
     device: &Device,
 ) -> BenchResult {
-    let mut model = config.init(false, device);
-    let mut head = LinearConfig::new(config.hidden_size, 1).init(device);
+    let model = config.init(false, device);
+    let head = LinearConfig::new(config.hidden_size, 1).init(device);
     let mut optim = AdamWConfig::new()
         .with_epsilon(1e-8)
         .with_weight_decay(1e-3)
         .init();
     let mut head_optim = AdamWConfig::new().with_epsilon(1e-8).init();
-    let warmup = 2;
-    let mut started = Instant::now();
-    for step in 0..warmup + steps {
-        if step == warmup {
-            device.sync().expect("device sync");
-            started = Instant::now();
-        }
-        let (tokens, mask) = random_tokens(config.vocab_size, batch, len, step as u64, device);
-        let cls = pool(
-            model.forward(tokens, mask.clone(), None),
-            mask,
-            Pooling::Cls,
-        );
-        let logits = head.forward(cls).reshape([batch]);
-        if train {
-            let labels = Tensor::<1>::from_data(
+    timed(
+        if train { "plm_train" } else { "plm_infer" },
+        format!("{}L-{}H len {len}", config.num_layers, config.hidden_size),
+        batch,
+        (2, steps),
+        device,
+        (model, head),
+        |(model, head), step| {
+            let (tokens, mask) = random_tokens(config.vocab_size, batch, len, step as u64, device);
+            let cls = pool(
+                model.forward(tokens, mask.clone(), None),
+                mask,
+                Pooling::Cls,
+            );
+            let logits = head.forward(cls).reshape([batch]);
+            if train {
+                let mut grads =
+                    bce_with_logits(logits, alternating_labels(batch, device)).backward();
+                let head_grads = GradientsParams::from_module(&mut grads, &head);
+                let model_grads = GradientsParams::from_grads(grads, &model);
+                (
+                    optim.step(5e-5, model, model_grads),
+                    head_optim.step(1e-3, head, head_grads),
+                )
+            } else {
+                let _ = logits.sum().into_scalar::<f32>();
+                (model, head)
+            }
+        },
+    )
+}
+
+/// Labels `0, 1, 0, 1, …` `[batch]`.
+fn alternating_labels(batch: usize, device: &Device) -> Tensor<1> {
+    Tensor::from_data(
+        TensorData::new(
+            (0..batch).map(|i| (i % 2) as f32).collect::<Vec<_>>(),
+            [batch],
+        ),
+        device,
+    )
+}
+
+/// Samples per second of the FLIP joint model (DCNv2 over `fields` plus a language model of
+/// shape `plm`, logits mixed by `α`): training steps with the three BCE terms and AdamW when
+/// `train` (autodiff `device`), else scoring passes, at `batch` prompts of `len` tokens.
+pub fn joint_throughput(
+    plm: &PlmConfig,
+    fields: &[usize],
+    batch: usize,
+    len: usize,
+    steps: usize,
+    train: bool,
+    device: &Device,
+) -> BenchResult {
+    let shape = InputShape {
+        num_features: fields.iter().sum(),
+        num_fields: fields.len(),
+    };
+    let id_model = ModelConfig::from_name("dcnv2")
+        .expect("in the zoo")
+        .init(shape, device);
+    let model = crate::finetune::TextClassifier::new(
+        plm.init(false, device),
+        Some(id_model),
+        false,
+        device,
+    );
+    let mut plm_optim = AdamWConfig::new().with_epsilon(1e-8).init();
+    let mut rest_optim = AdamWConfig::new().with_epsilon(1e-8).init();
+    timed(
+        if train { "joint_train" } else { "joint_infer" },
+        format!("dcnv2 + {}L-{}H len {len}", plm.num_layers, plm.hidden_size),
+        batch,
+        (2, steps),
+        device,
+        model,
+        |mut model, step| {
+            let ids = Tensor::<2, Int>::from_data(
                 TensorData::new(
-                    (0..batch).map(|i| (i % 2) as f32).collect::<Vec<_>>(),
-                    [batch],
+                    synthetic_ids(fields, batch, step as u64),
+                    [batch, fields.len()],
                 ),
                 device,
             );
-            let mut grads = bce_with_logits(logits, labels).backward();
-            let head_grads = GradientsParams::from_module(&mut grads, &head);
-            let model_grads = GradientsParams::from_grads(grads, &model);
-            model = optim.step(5e-5, model, model_grads);
-            head = head_optim.step(1e-3, head, head_grads);
-        } else {
-            let _ = logits.sum().into_scalar::<f32>();
-        }
-    }
-    device.sync().expect("device sync");
-    let seconds = started.elapsed().as_secs_f64();
-    BenchResult {
-        scenario: if train { "plm_train" } else { "plm_infer" }.into(),
-        model: format!("{}L-{}H len {len}", config.num_layers, config.hidden_size),
-        batch,
-        steps,
-        samples_per_second: (batch * steps) as f64 / seconds,
-        ms_per_step: 1e3 * seconds / steps as f64,
-    }
+            let (tokens, mask) = random_tokens(plm.vocab_size, batch, len, step as u64, device);
+            let logits = model.forward(ids, tokens, mask);
+            if train {
+                let mut grads = model
+                    .loss(&logits, alternating_labels(batch, device))
+                    .backward();
+                let plm_grads = GradientsParams::from_module(&mut grads, &model.plm);
+                let rest_grads = GradientsParams::from_grads(grads, &model);
+                model = rest_optim.step(1e-3, model, rest_grads);
+                model.plm = plm_optim.step(5e-5, model.plm.clone(), plm_grads);
+            } else {
+                let _ = logits.output.sum().into_scalar::<f32>();
+            }
+            model
+        },
+    )
 }
 
 /// A synthetic pretraining batch shaped like an ML-1M prompt batch: `len` tokens per row,
@@ -330,7 +435,7 @@ pub fn pretrain_throughput(
         official_compute: official,
         ..AlignConfig::default()
     };
-    let mut model = FlipPretrainer::new(
+    let model = FlipPretrainer::new(
         id_model,
         plm.init(false, device),
         plm.vocab_size,
@@ -346,42 +451,34 @@ pub fn pretrain_throughput(
     );
     let mut rest = AdamWConfig::new().with_epsilon(1e-8).init();
     let mut plm_optim = AdamWConfig::new().with_epsilon(1e-8).init();
-    let warmup = 1;
-    let mut started = Instant::now();
-    for step in 0..warmup + steps {
-        if step == warmup {
-            device.sync().expect("device sync");
-            started = Instant::now();
-        }
-        let b = synthetic_pretrain_batch(fields, batch, len, plm.vocab_size, step as u64);
-        let masked = masker.mask(&b, step as u64);
-        let inputs = PretrainBatch::new(
-            &b,
-            &masked,
-            noise.draw(batch * masked.k * 25, 1, step as u64),
-            device,
-        );
-        let mut grads = model.forward(&inputs, &align).loss.backward();
-        let plm_grads = GradientsParams::from_module(&mut grads, &model.plm);
-        let rest_grads = GradientsParams::from_grads(grads, &model);
-        model = rest.step(1e-4, model, rest_grads);
-        model.plm = plm_optim.step(1e-4, model.plm.clone(), plm_grads);
-    }
-    device.sync().expect("device sync");
-    let seconds = started.elapsed().as_secs_f64();
-    BenchResult {
-        scenario: if official {
+    timed(
+        if official {
             "pretrain_official"
         } else {
             "pretrain"
-        }
-        .into(),
-        model: format!("dcnv2 + {}L-{}H len {len}", plm.num_layers, plm.hidden_size),
+        },
+        format!("dcnv2 + {}L-{}H len {len}", plm.num_layers, plm.hidden_size),
         batch,
-        steps,
-        samples_per_second: (batch * steps) as f64 / seconds,
-        ms_per_step: 1e3 * seconds / steps as f64,
-    }
+        (1, steps),
+        device,
+        model,
+        |mut model, step| {
+            let b = synthetic_pretrain_batch(fields, batch, len, plm.vocab_size, step as u64);
+            let masked = masker.mask(&b, step as u64);
+            let inputs = PretrainBatch::new(
+                &b,
+                &masked,
+                noise.draw(batch * masked.k * 25, 1, step as u64),
+                device,
+            );
+            let mut grads = model.forward(&inputs, &align).loss.backward();
+            let plm_grads = GradientsParams::from_module(&mut grads, &model.plm);
+            let rest_grads = GradientsParams::from_grads(grads, &model);
+            model = rest.step(1e-4, model, rest_grads);
+            model.plm = plm_optim.step(1e-4, model.plm.clone(), plm_grads);
+            model
+        },
+    )
 }
 
 #[cfg(test)]
@@ -416,6 +513,25 @@ mod tests {
         let r = plm_throughput(&config, 2, 8, 1, true, &device.clone().autodiff());
         assert_eq!(r.scenario, "plm_train");
         assert!(plm_throughput(&config, 2, 8, 1, false, &device).samples_per_second > 0.0);
+    }
+
+    #[test]
+    fn joint_throughput_runs_on_a_tiny_model() {
+        let device = Device::flex();
+        let config = PlmConfig::minilm_l6_h384().with_layers(1);
+        let r = joint_throughput(
+            &config,
+            &[10, 4, 6],
+            2,
+            8,
+            1,
+            true,
+            &device.clone().autodiff(),
+        );
+        assert_eq!(r.scenario, "joint_train");
+        let r = joint_throughput(&config, &[10, 4, 6], 2, 8, 1, false, &device);
+        assert_eq!(r.scenario, "joint_infer");
+        assert!(r.samples_per_second > 0.0);
     }
 
     #[test]
