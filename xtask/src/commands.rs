@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use flip_data::fetch::{self, Fetcher};
 use flip_data::{FlipHome, LoadedRecipe, PrepareOptions, Prepared, PromptTokenizer, Protocol};
 
@@ -282,8 +282,9 @@ pub fn train(home: &FlipHome, args: &TrainArgs, device: &Device) -> Result<()> {
     match args.stage {
         Stage::Data => {
             println!(
-                "\nThe data is ready in {}. `--stage id` trains the ID-model baselines; pretraining \
-                 and finetuning with the language model come with the next issues of the series.",
+                "\nThe data is ready in {}. `--stage id` trains the ID-model baselines, \
+                 `--stage pretrain` runs FLIP pretraining alone, and `--stage flip` (the default) \
+                 the whole experiment.",
                 prepared.dataset.dir().display()
             );
             Ok(())
@@ -396,9 +397,15 @@ impl TrainArgs {
     pub fn run_dir(&self, home: &FlipHome, dataset: &flip_data::PreparedDataset) -> PathBuf {
         self.out.clone().unwrap_or_else(|| {
             let meta = dataset.meta();
-            home.root()
-                .join("runs")
-                .join(format!("id-{}-{}", meta.name, meta.recipe.split.protocol))
+            home.root().join("runs").join(format!(
+                "{}-{}-{}",
+                self.stage
+                    .to_possible_value()
+                    .expect("no skipped variants")
+                    .get_name(),
+                meta.name,
+                meta.recipe.split.protocol
+            ))
         })
     }
 }

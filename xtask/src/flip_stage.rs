@@ -58,6 +58,20 @@ struct Experiment<'a> {
     timings: Vec<(String, f64)>,
     /// Where scoring runs (the training device without autodiff).
     device: Device,
+    /// Reuse the variants an interrupted run finished (`--resume`).
+    resume: bool,
+}
+
+/// What a finished variant leaves in `finished/<name>-seed<seed>.json`, so that `--resume`
+/// skips it and still reports exactly what it measured.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Finished {
+    outcome: SeedOutcome,
+    /// On the full test split, where the sampled test rows are fewer.
+    full: Option<SeedOutcome>,
+    /// Validation AUC per epoch.
+    curve: Vec<(f64, f64)>,
+    seconds: f64,
 }
 
 impl Experiment<'_> {
@@ -69,6 +83,9 @@ impl Experiment<'_> {
         seed: u64,
         device: &Device,
     ) -> (SeedOutcome, Option<SeedOutcome>) {
+        if let Some(done) = self.finished(name, seed) {
+            return (done.outcome, done.full);
+        }
         let started = Instant::now();
         let config = CtrTrainConfig {
             seed,
@@ -85,7 +102,6 @@ impl Experiment<'_> {
         if name == "flip-id" && seed == 2012 {
             save_module(&fitted.model, &self.dir.join("models").join("flip-id.bpk"));
         }
-        self.curve(name, seed, &fitted.history);
         let outcome = |test: &SplitData| {
             outcome(
                 seed,
@@ -94,12 +110,15 @@ impl Experiment<'_> {
                 fitted.best_epoch,
             )
         };
-        self.timings.push((
-            format!("{name} (seed {seed})"),
-            started.elapsed().as_secs_f64(),
-        ));
         let full = (self.full_test.len() != self.test.len()).then(|| outcome(&self.full_test));
-        (outcome(&self.test), full)
+        let done = Finished {
+            outcome: outcome(&self.test),
+            full,
+            curve: curve(&fitted.history),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        self.finish(name, seed, &done);
+        (done.outcome, done.full)
     }
 
     fn text_variant(
@@ -109,6 +128,9 @@ impl Experiment<'_> {
         seed: u64,
         device: &Device,
     ) -> SeedOutcome {
+        if let Some(done) = self.finished(name, seed) {
+            return done.outcome;
+        }
         let started = Instant::now();
         let config = FinetuneConfig {
             seed,
@@ -131,7 +153,6 @@ impl Experiment<'_> {
         if name == "flip" && seed == 2012 {
             save_module(&fitted.model, &self.dir.join("models").join("flip.bpk"));
         }
-        self.curve(name, seed, &fitted.history);
         let test = evaluate_text(
             &fitted.model,
             &self.test,
@@ -142,23 +163,76 @@ impl Experiment<'_> {
         if name == "flip" {
             tracing::info!("FLIP, seed {seed}: α = {:.3}", fitted.model.alpha());
         }
-        self.timings.push((
-            format!("{name} (seed {seed})"),
-            started.elapsed().as_secs_f64(),
-        ));
-        outcome(seed, test, &fitted.history, fitted.best_epoch)
+        let done = Finished {
+            outcome: outcome(seed, test, &fitted.history, fitted.best_epoch),
+            full: None,
+            curve: curve(&fitted.history),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        self.finish(name, seed, &done);
+        done.outcome
     }
 
-    fn curve(&mut self, name: &str, seed: u64, history: &[EpochRecord]) {
+    fn finished_path(&self, name: &str, seed: u64) -> std::path::PathBuf {
+        self.dir
+            .join("finished")
+            .join(format!("{name}-seed{seed}.json"))
+    }
+
+    /// With `--resume`, the record of a variant an earlier run finished (replayed into the
+    /// curves and timings).
+    fn finished(&mut self, name: &str, seed: u64) -> Option<Finished> {
+        if !self.resume {
+            return None;
+        }
+        let path = self.finished_path(name, seed);
+        let text = std::fs::read_to_string(&path).ok()?;
+        match serde_json::from_str::<Finished>(&text) {
+            Ok(done) => {
+                tracing::info!(
+                    "{name}, seed {seed}: finished before, reusing {}",
+                    path.display()
+                );
+                self.record(name, seed, &done);
+                Some(done)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "{}: unreadable ({e}); training the variant again",
+                    path.display()
+                );
+                None
+            }
+        }
+    }
+
+    /// Records a finished variant: on disk for `--resume`, and in the curves and timings.
+    fn finish(&mut self, name: &str, seed: u64, done: &Finished) {
+        let path = self.finished_path(name, seed);
+        let written = std::fs::create_dir_all(path.parent().expect("has a parent"))
+            .map_err(anyhow::Error::from)
+            .and_then(|()| {
+                write_atomically(&path, serde_json::to_string_pretty(done)?.as_bytes())
+                    .map_err(anyhow::Error::from)
+            });
+        if let Err(e) = written {
+            tracing::warn!(
+                "{}: cannot record the finished variant: {e:#}",
+                path.display()
+            );
+        }
+        self.record(name, seed, done);
+    }
+
+    fn record(&mut self, name: &str, seed: u64, done: &Finished) {
         if seed == 2012 {
             self.curves.push(Series {
                 name: name.to_owned(),
-                points: history
-                    .iter()
-                    .map(|r| (r.epoch as f64, r.valid.auc))
-                    .collect(),
+                points: done.curve.clone(),
             });
         }
+        self.timings
+            .push((format!("{name} (seed {seed})"), done.seconds));
     }
 
     fn plm(&self, dir: &Path, device: &Device) -> Result<flip_plm::Plm> {
@@ -204,6 +278,14 @@ pub struct SavedRun {
     pub backbone: flip_id_models::ModelConfig,
     /// `α = σ(a)` in FLIP.
     pub gated_alpha: bool,
+}
+
+/// Validation AUC per epoch.
+fn curve(history: &[EpochRecord]) -> Vec<(f64, f64)> {
+    history
+        .iter()
+        .map(|r| (r.epoch as f64, r.valid.auc))
+        .collect()
 }
 
 fn push_record(log: &mut String, r: &EpochRecord) {
@@ -313,6 +395,7 @@ pub fn run(
         curves: Vec::new(),
         timings,
         device: device.clone(),
+        resume: args.resume,
     };
     let backbone = &args.backbone;
     let saved = SavedRun {

@@ -1,0 +1,78 @@
+//! `cargo xtask train --resume` after an interruption reports exactly the numbers of an
+//! uninterrupted run: finished variants are read back, unfinished ones retrained to the same
+//! values. Runs the real binary on the example dataset with the tiny BERT fixture (seconds).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_owned()
+}
+
+fn train(home: &Path, run: &Path, resume: bool) -> (serde_json::Value, String) {
+    let tiny = workspace().join("crates/flip-plm/tests/fixtures/tiny-bert");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .args(["--home", home.to_str().unwrap(), "train"])
+        .args([
+            "--dataset",
+            "example-clicks",
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+        ])
+        .args([
+            "--plm",
+            tiny.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ])
+        .env("FLIP_LOG", "info");
+    if resume {
+        command.arg("--resume");
+    }
+    let output = command.output().expect("the xtask binary runs");
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "train failed:\n{log}");
+    let results = std::fs::read_to_string(run.join("results.json")).expect("results.json");
+    let results: serde_json::Value = serde_json::from_str(&results).unwrap();
+    (results["table"].clone(), log)
+}
+
+/// The measured numbers of a results table (timings differ between runs by nature).
+fn numbers(table: &serde_json::Value) -> Vec<(String, u64, serde_json::Value, serde_json::Value)> {
+    let mut out = Vec::new();
+    for (name, row) in table["rows"].as_object().expect("rows") {
+        for seed in row["seeds"].as_array().expect("seeds") {
+            out.push((
+                name.clone(),
+                seed["seed"].as_u64().unwrap(),
+                seed["test"].clone(),
+                seed["valid"].clone(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn resuming_an_interrupted_run_gives_the_same_numbers() {
+    let home = tempfile::tempdir().unwrap();
+    let run = home.path().join("run");
+    let (uninterrupted, _) = train(home.path(), &run, false);
+    assert_eq!(numbers(&uninterrupted).len(), 10, "5 variants x 2 seeds");
+
+    // As if interrupted during the second seed: its language-model variants never finished.
+    for name in ["plm", "flip-plm", "flip"] {
+        std::fs::remove_file(run.join("finished").join(format!("{name}-seed2013.json"))).unwrap();
+    }
+    std::fs::remove_file(run.join("results.json")).unwrap();
+    let (resumed, log) = train(home.path(), &run, true);
+    assert!(log.contains("flip-id, seed 2013: finished before"), "{log}");
+    assert!(!log.contains("flip, seed 2013: finished before"), "{log}");
+    assert_eq!(numbers(&resumed), numbers(&uninterrupted));
+}
