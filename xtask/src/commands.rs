@@ -265,7 +265,13 @@ pub struct TrainArgs {
     pub ablations: bool,
 }
 
-pub fn train(home: &FlipHome, args: &TrainArgs, device: &Device) -> Result<()> {
+/// `devices`: where to compute, the first the main one (only the language-model finetuning of
+/// `--stage flip` uses more than one).
+pub fn train(home: &FlipHome, args: &TrainArgs, devices: &[Device]) -> Result<()> {
+    let device = &devices[0];
+    if devices.len() > 1 && args.stage != Stage::Flip {
+        bail!("several --devices serve the language-model finetuning of `--stage flip` only");
+    }
     let plm_dir = plm_folder(home, &args.plm)?;
     let prepared = prepare(
         home,
@@ -299,7 +305,7 @@ pub fn train(home: &FlipHome, args: &TrainArgs, device: &Device) -> Result<()> {
             &plm_dir,
             args,
             args.ablations,
-            device,
+            devices,
         ),
     }
 }

@@ -12,6 +12,7 @@ use flip_data::{FlipHome, PreparedDataset, Split, SplitData};
 use flip_id_models::InputShape;
 use flip_plm::{LoadOptions, load};
 use flip_train::finetune::{FinetuneConfig, TextClassifier, evaluate_text, finetune};
+use flip_train::parallel::Replicas;
 use flip_train::plot::{Series, line_chart};
 use flip_train::presets::Preset;
 use flip_train::report::{ModelResult, ResultsTable, SeedOutcome, write_atomically};
@@ -126,7 +127,7 @@ impl Experiment<'_> {
         name: &str,
         model: TextClassifier,
         seed: u64,
-        device: &Device,
+        replicas: &Replicas,
     ) -> SeedOutcome {
         if let Some(done) = self.finished(name, seed) {
             return done.outcome;
@@ -143,7 +144,7 @@ impl Experiment<'_> {
             &self.valid,
             self.pad_id,
             &config,
-            device,
+            replicas,
             |r| push_record(&mut log, r),
         );
         let _ = write_atomically(
@@ -317,8 +318,9 @@ pub fn run(
     plm_dir: &Path,
     args: &TrainArgs,
     ablations: bool,
-    device: &Device,
+    devices: &[Device],
 ) -> Result<()> {
+    let device = &devices[0];
     let started = Instant::now();
     let preset = Preset::named(&args.preset)
         .with_context(|| format!("unknown preset `{}`; use cpu-quick or paper", args.preset))?;
@@ -421,6 +423,12 @@ pub fn run(
     for seed in args.seed_list() {
         let device = device.clone().autodiff();
         device.seed(seed);
+        // The language-model variants share each batch among all devices.
+        let replicas = Replicas::new(
+            std::iter::once(device.clone())
+                .chain(devices[1..].iter().map(|d| d.clone().autodiff()))
+                .collect(),
+        );
         let train = exp.train.clone();
         let scratch = towers.backbone.init(exp.shape, &device);
         let (o, full) = exp.id_variant(
@@ -500,7 +508,7 @@ pub fn run(
             exp.finetune.gated_alpha,
             &device,
         );
-        let o = exp.text_variant("plm", plain, seed, &device);
+        let o = exp.text_variant("plm", plain, seed, &replicas);
         add(
             &mut rows,
             "language model finetuned, no alignment".into(),
@@ -512,7 +520,7 @@ pub fn run(
             exp.finetune.gated_alpha,
             &device,
         );
-        let o = exp.text_variant("flip-plm", flip_plm, seed, &device);
+        let o = exp.text_variant("flip-plm", flip_plm, seed, &replicas);
         add(&mut rows, "FLIP_PLM".into(), o);
         let joint = TextClassifier::new(
             exp.plm(&towers.plm_dir(), &device)?,
@@ -520,7 +528,7 @@ pub fn run(
             exp.finetune.gated_alpha,
             &device,
         );
-        let o = exp.text_variant("flip", joint, seed, &device);
+        let o = exp.text_variant("flip", joint, seed, &replicas);
         add(&mut rows, format!("FLIP ({backbone} + language model)"), o);
         let mut table = ResultsTable {
             title: String::new(),

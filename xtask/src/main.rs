@@ -30,6 +30,10 @@ struct Cli {
     /// Where to compute: flex (CPU, default), wgpu, cuda:N, tch-cpu, tch-cuda:N.
     #[arg(long, global = true, default_value = "flex")]
     device: String,
+    /// Several devices, comma-separated (`cuda:0,cuda:1`): the language-model finetuning of
+    /// `train` shares every batch among them (data parallel); the rest runs on the first.
+    #[arg(long, global = true, value_delimiter = ',', conflicts_with = "device")]
+    devices: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -82,7 +86,16 @@ fn main() -> ExitCode {
     let home = cli
         .home
         .map_or_else(flip_data::FlipHome::from_env, flip_data::FlipHome::at);
-    let result = device::parse(&cli.device).and_then(|device| run(cli.command, &home, &device));
+    let specs = if cli.devices.is_empty() {
+        vec![cli.device]
+    } else {
+        cli.devices
+    };
+    let result = specs
+        .iter()
+        .map(|spec| device::parse(spec))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .and_then(|devices| run(cli.command, &home, &devices));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -92,15 +105,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs `command` on `devices` (the first unless the command shares work among them).
 fn run(
     command: Command,
     home: &flip_data::FlipHome,
-    device: &burn::tensor::Device,
+    devices: &[burn::tensor::Device],
 ) -> anyhow::Result<()> {
+    let device = &devices[0];
+    if devices.len() > 1 && !matches!(command, Command::Train(_)) {
+        anyhow::bail!("--devices with several devices serves `train` only; use --device");
+    }
     match command {
         Command::Fetch(args) => commands::fetch(home, &args),
         Command::Prepare(args) => commands::prepare(home, &args).map(|_| ()),
-        Command::Train(args) => commands::train(home, &args, device),
+        Command::Train(args) => commands::train(home, &args, devices),
         Command::Test(args) => commands::test(home, &args),
         Command::Bench(args) => commands::bench(&args, device),
         Command::Eval(args) => score::eval(&args, device),

@@ -40,6 +40,32 @@ pub struct Batch {
     pub rows: Vec<usize>,
 }
 
+impl Batch {
+    /// Rows `range` of the batch, with the same padded length (a data-parallel shard).
+    ///
+    /// # Panics
+    /// When `range` reaches past the batch.
+    pub fn slice_rows(&self, range: std::ops::Range<usize>) -> Batch {
+        assert!(
+            range.end <= self.size,
+            "rows {range:?} of a batch of {}",
+            self.size
+        );
+        let (m, l) = (self.num_fields, self.seq_len);
+        Batch {
+            size: range.len(),
+            num_fields: m,
+            seq_len: l,
+            ids: self.ids[range.start * m..range.end * m].to_vec(),
+            labels: self.labels[range.clone()].to_vec(),
+            tokens: self.tokens[range.start * l..range.end * l].to_vec(),
+            attention_mask: self.attention_mask[range.start * l..range.end * l].to_vec(),
+            token_fields: self.token_fields[range.start * l..range.end * l].to_vec(),
+            rows: self.rows[range].to_vec(),
+        }
+    }
+}
+
 /// Iterates over a split in batches.
 pub struct Batcher<'a> {
     data: &'a SplitData,
@@ -215,6 +241,21 @@ mod tests {
         assert_eq!(b.token_fields, vec![-1, 0, 1, -1, -1, 0, -1, -1]);
         assert_eq!(batches[1].seq_len, 5);
         assert_eq!(batches[1].rows, vec![2]);
+    }
+
+    #[test]
+    fn row_slices_keep_the_padded_length() {
+        let d = data();
+        let b = Batcher::new(&d, 3, Padding::Longest, 0).next().unwrap();
+        let tail = b.slice_rows(1..3);
+        assert_eq!((tail.size, tail.num_fields, tail.seq_len), (2, 2, 5));
+        assert_eq!(tail.ids, vec![4, 11, 5, 12]);
+        assert_eq!(tail.labels, vec![0.0, 1.0]);
+        assert_eq!(tail.tokens, vec![2, 8, 3, 0, 0, 2, 7, 7, 7, 3]);
+        assert_eq!(tail.attention_mask[..5], [true, true, true, false, false]);
+        assert_eq!(tail.token_fields[5..], [-1, 0, 0, 1, -1]);
+        assert_eq!(tail.rows, vec![1, 2]);
+        assert_eq!(b.slice_rows(0..0).size, 0);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ctr::{EpochRecord, Evaluation, bce_with_logits};
 use crate::metrics::{auc, log_loss};
+use crate::parallel::{Replicas, materialize, sum_gradients};
 
 /// Settings of [`finetune`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,18 +225,21 @@ pub struct FittedText {
     pub best_epoch: usize,
 }
 
-/// Finetunes `model` (on `device`, an autodiff device) on `train`, selecting the epoch by AUC
-/// on `valid`.
+/// Finetunes `model` (on the main device of `replicas`, autodiff devices) on `train`,
+/// selecting the epoch by AUC on `valid`. With several devices every batch is shared among
+/// them (see [`crate::parallel`]); scoring runs on the main one.
 pub fn finetune(
     mut model: TextClassifier,
     train: &SplitData,
     valid: &SplitData,
     pad_id: u32,
     config: &FinetuneConfig,
-    device: &Device,
+    replicas: &Replicas,
     mut on_epoch: impl FnMut(&EpochRecord),
 ) -> FittedText {
-    let inner = device.clone().inner();
+    let main = replicas.main();
+    let inner = main.clone().inner();
+    materialize(&model);
     let optim = || {
         AdamWConfig::new()
             .with_weight_decay(config.weight_decay as f32)
@@ -261,15 +265,38 @@ pub fn finetune(
             .with_prefix(epoch.to_string());
         let (mut loss_sum, mut steps) = (0.0, 0usize);
         for (step, batch) in batches.enumerate() {
-            device.seed(config.seed ^ ((epoch as u64) << 32) ^ step as u64);
-            let (ids, tokens, mask, labels) = tensors(&batch, device);
-            let logits = model.forward(ids, tokens, mask);
-            let loss = model.loss(&logits, labels);
-            loss_sum += f64::from(loss.clone().into_scalar::<f32>());
+            replicas.seed(config.seed ^ ((epoch as u64) << 32) ^ step as u64);
+            let parts = replicas.map(batch.size, |share, device| {
+                let replica = model.clone().fork(device);
+                let whole = share.len() == batch.size;
+                let shard = if whole {
+                    batch.clone()
+                } else {
+                    batch.slice_rows(share)
+                };
+                let (ids, tokens, mask, labels) = tensors(&shard, device);
+                let mut loss = replica.loss(&replica.forward(ids, tokens, mask), labels);
+                if !whole {
+                    loss = loss.mul_scalar(shard.size as f32 / batch.size as f32);
+                }
+                let value = f64::from(loss.clone().into_scalar::<f32>());
+                let mut grads = loss.backward();
+                let plm = GradientsParams::from_module(&mut grads, &replica.plm);
+                (value, plm, GradientsParams::from_grads(grads, &replica))
+            });
+            loss_sum += parts.iter().map(|(value, _, _)| value).sum::<f64>();
             steps += 1;
-            let mut grads = loss.backward();
-            let plm_grads = GradientsParams::from_module(&mut grads, &model.plm);
-            let rest_grads = GradientsParams::from_grads(grads, &model);
+            let (plm_grads, rest_grads) = if parts.len() == 1 {
+                let (_, plm, rest) = parts.into_iter().next().expect("one part");
+                (plm, rest)
+            } else {
+                let (plm, rest): (Vec<_>, Vec<_>) =
+                    parts.into_iter().map(|(_, plm, rest)| (plm, rest)).unzip();
+                (
+                    sum_gradients(&model.plm, main, plm),
+                    sum_gradients(&model, main, rest),
+                )
+            };
             model = rest_optim.step(config.learning_rate, model, rest_grads);
             model.plm = plm_optim.step(config.plm_learning_rate, model.plm.clone(), plm_grads);
             if steps % 10 == 0 {

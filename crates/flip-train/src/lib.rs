@@ -9,6 +9,7 @@ pub mod bench;
 pub mod ctr;
 pub mod finetune;
 pub mod metrics;
+pub mod parallel;
 pub mod plot;
 pub mod presets;
 pub mod pretrain;

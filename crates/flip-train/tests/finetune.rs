@@ -1,44 +1,22 @@
 //! FLIP_PLM and FLIP finetuning on a tiny language model: the mixing formula, and learning a
 //! label that only the text (or only the ids) reveals.
 
+mod common;
+
 use std::path::Path;
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use flip_data::SplitData;
 use flip_id_models::{InputShape, ModelConfig};
 use flip_plm::{LoadOptions, load};
 use flip_train::finetune::{FinetuneConfig, TextClassifier, evaluate_text, finetune};
+
+use common::text_signal_data;
+use flip_train::parallel::Replicas;
 
 fn tiny_plm(device: &Device) -> flip_plm::LoadedPlm {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../flip-plm/tests/fixtures/tiny-bert");
     load(&fixture, LoadOptions::default(), device).unwrap()
-}
-
-/// Rows whose label is 1 when token 20 appears in the prompt (and the id of field 0 is 4).
-fn data(rows: usize, seed: u64) -> SplitData {
-    let mut d = SplitData {
-        num_fields: 2,
-        token_offsets: vec![0],
-        ..SplitData::default()
-    };
-    for r in 0..rows {
-        let positive = (r as u64 * 7 + seed) % 3 == 0;
-        d.ids
-            .extend([if positive { 4 } else { 3 }, 13 + (r % 3) as u32]);
-        d.labels.push(u8::from(positive));
-        d.tokens.extend([
-            2,
-            30 + (r % 5) as u32,
-            if positive { 20 } else { 21 },
-            40,
-            3,
-        ]);
-        d.token_fields.extend([-1, 0, 1, -1, -1]);
-        d.token_offsets.push(d.tokens.len());
-        d.source_rows.push(r as u32);
-    }
-    d
 }
 
 #[test]
@@ -71,7 +49,11 @@ fn flip_mixes_the_two_logits_with_alpha() {
 fn both_variants_learn_a_text_signal() {
     let device = Device::flex().autodiff();
     device.seed(3);
-    let (train, valid, test) = (data(240, 0), data(60, 1), data(90, 2));
+    let (train, valid, test) = (
+        text_signal_data(240, 0),
+        text_signal_data(60, 1),
+        text_signal_data(90, 2),
+    );
     let config = FinetuneConfig {
         max_epochs: 4,
         patience: 4,
@@ -91,7 +73,8 @@ fn both_variants_learn_a_text_signal() {
             )
         });
         let model = TextClassifier::new(plm.model, id, false, &device);
-        let fitted = finetune(model, &train, &valid, 0, &config, &device, |_| {});
+        let replicas = Replicas::single(device.clone());
+        let fitted = finetune(model, &train, &valid, 0, &config, &replicas, |_| {});
         let eval = evaluate_text(&fitted.model, &test, 64, 0, &Device::flex());
         assert!(eval.auc > 0.9, "joint {joint}: test AUC {}", eval.auc);
         if joint {
