@@ -42,9 +42,17 @@ fn other_backends() -> Vec<(&'static str, Result<Device, &'static str>)> {
     #[cfg(not(feature = "wgpu"))]
     out.push(("wgpu", Err("built without the `wgpu` feature")));
     #[cfg(feature = "cuda")]
-    out.push(("cuda:0", Ok(Device::cuda(0))));
+    out.push((
+        "cuda",
+        Ok(Device::cuda(
+            std::env::var("FLIP_CUDA_INDEX")
+                .ok()
+                .and_then(|i| i.parse::<usize>().ok())
+                .unwrap_or(0),
+        )),
+    ));
     #[cfg(not(feature = "cuda"))]
-    out.push(("cuda:0", Err("built without the `cuda` feature")));
+    out.push(("cuda", Err("built without the `cuda` feature")));
     out
 }
 

@@ -40,6 +40,7 @@ fn index(spec: &str, prefix: &str) -> Result<usize> {
 }
 
 /// Parses `flex`, `wgpu`, `cuda:N`, `tch-cpu` or `tch-cuda:N`.
+#[allow(deprecated)] // burn 0.22 deprecates its libtorch devices (burn-tch goes away after it)
 pub fn parse(spec: &str) -> Result<Device> {
     match spec {
         "flex" => {
