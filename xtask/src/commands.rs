@@ -263,6 +263,10 @@ pub struct TrainArgs {
     /// Also pretrain without MLM, without MTM and contrastive only, and finetune FLIP_ID on each.
     #[arg(long)]
     pub ablations: bool,
+    /// Only the ID-model variants (the backbone from scratch and FLIP_ID): no language-model
+    /// finetuning, no FLIP model saved.
+    #[arg(long)]
+    pub id_only: bool,
 }
 
 /// `devices`: where to compute, the first the main one (only the language-model finetuning of
@@ -388,8 +392,26 @@ impl TrainArgs {
         add("eval-rows", self.eval_rows.map(|v| v.to_string()));
         add("plm-layers", self.plm_layers.map(|v| v.to_string()));
         add("epochs", self.epochs.map(|v| v.to_string()));
+        add("patience", self.patience.map(|v| v.to_string()));
+        add(
+            "sparse",
+            (self.sparse != "auto").then(|| self.sparse.clone()),
+        );
+        add(
+            "config",
+            self.config.as_ref().map(|p| p.display().to_string()),
+        );
+        add(
+            "pretrain-config",
+            self.pretrain_config
+                .as_ref()
+                .map(|p| p.display().to_string()),
+        );
         if self.ablations {
             flags.push_str(" --ablations");
+        }
+        if self.id_only {
+            flags.push_str(" --id-only");
         }
         flags
     }

@@ -502,34 +502,36 @@ pub fn run(
                 o,
             );
         }
-        let plain = TextClassifier::new(
-            exp.plm(plm_dir, &device)?,
-            None,
-            exp.finetune.gated_alpha,
-            &device,
-        );
-        let o = exp.text_variant("plm", plain, seed, &replicas);
-        add(
-            &mut rows,
-            "language model finetuned, no alignment".into(),
-            o,
-        );
-        let flip_plm = TextClassifier::new(
-            exp.plm(&towers.plm_dir(), &device)?,
-            None,
-            exp.finetune.gated_alpha,
-            &device,
-        );
-        let o = exp.text_variant("flip-plm", flip_plm, seed, &replicas);
-        add(&mut rows, "FLIP_PLM".into(), o);
-        let joint = TextClassifier::new(
-            exp.plm(&towers.plm_dir(), &device)?,
-            Some(towers.id_model(exp.shape, &device)?),
-            exp.finetune.gated_alpha,
-            &device,
-        );
-        let o = exp.text_variant("flip", joint, seed, &replicas);
-        add(&mut rows, format!("FLIP ({backbone} + language model)"), o);
+        if !args.id_only {
+            let plain = TextClassifier::new(
+                exp.plm(plm_dir, &device)?,
+                None,
+                exp.finetune.gated_alpha,
+                &device,
+            );
+            let o = exp.text_variant("plm", plain, seed, &replicas);
+            add(
+                &mut rows,
+                "language model finetuned, no alignment".into(),
+                o,
+            );
+            let flip_plm = TextClassifier::new(
+                exp.plm(&towers.plm_dir(), &device)?,
+                None,
+                exp.finetune.gated_alpha,
+                &device,
+            );
+            let o = exp.text_variant("flip-plm", flip_plm, seed, &replicas);
+            add(&mut rows, "FLIP_PLM".into(), o);
+            let joint = TextClassifier::new(
+                exp.plm(&towers.plm_dir(), &device)?,
+                Some(towers.id_model(exp.shape, &device)?),
+                exp.finetune.gated_alpha,
+                &device,
+            );
+            let o = exp.text_variant("flip", joint, seed, &replicas);
+            add(&mut rows, format!("FLIP ({backbone} + language model)"), o);
+        }
         let mut table = ResultsTable {
             title: String::new(),
             rows: Default::default(),

@@ -90,6 +90,15 @@ impl Saved {
         Ok(model)
     }
 
+    fn flip_path(&self) -> PathBuf {
+        self.dir.join("models").join("flip.bpk")
+    }
+
+    /// Whether the run saved a FLIP model (not with `--id-only`).
+    fn has_flip(&self) -> bool {
+        self.flip_path().is_file()
+    }
+
     fn flip(&self, device: &Device) -> Result<TextClassifier> {
         let mut config = PlmConfig::from_hf_file(&self.run.plm_dir.join("config.json"))?;
         if let Some(k) = self.run.plm_layers {
@@ -102,7 +111,13 @@ impl Saved {
             self.run.gated_alpha,
             device,
         );
-        let path = self.dir.join("models").join("flip.bpk");
+        let path = self.flip_path();
+        if !path.is_file() {
+            bail!(
+                "{}: this run has no FLIP model (trained with --id-only); use --variant flip-id",
+                path.display()
+            );
+        }
         model
             .load_from(&mut BurnpackStore::from_file(&path))
             .with_context(|| format!("loading {}", path.display()))?;
@@ -126,10 +141,17 @@ impl Saved {
 
 pub fn eval(args: &EvalArgs, device: &Device) -> Result<()> {
     let saved = Saved::open(&args.run)?;
+    let flip_id = saved.flip_id(device)?;
+    // A run trained with --id-only has no FLIP model.
+    let flip = if saved.has_flip() {
+        Some(saved.flip(device)?)
+    } else {
+        None
+    };
     println!("| variant | split | rows | AUC | LogLoss |\n|---|---|---:|---:|---:|");
     for split in [Split::Valid, Split::Test] {
         let data = saved.dataset.load(split)?;
-        let id = evaluate(&saved.flip_id(device)?, &data, 8192, device);
+        let id = evaluate(&flip_id, &data, 8192, device);
         println!(
             "| FLIP_ID | {} | {} | {:.4} | {:.4} |",
             split.name(),
@@ -137,20 +159,16 @@ pub fn eval(args: &EvalArgs, device: &Device) -> Result<()> {
             id.auc,
             id.logloss
         );
-        let flip = evaluate_text(
-            &saved.flip(device)?,
-            &data,
-            128,
-            saved.tokenizer.pad_id(),
-            device,
-        );
-        println!(
-            "| FLIP | {} | {} | {:.4} | {:.4} |",
-            split.name(),
-            flip.rows,
-            flip.auc,
-            flip.logloss
-        );
+        if let Some(flip) = &flip {
+            let e = evaluate_text(flip, &data, 128, saved.tokenizer.pad_id(), device);
+            println!(
+                "| FLIP | {} | {} | {:.4} | {:.4} |",
+                split.name(),
+                e.rows,
+                e.auc,
+                e.logloss
+            );
+        }
     }
     Ok(())
 }
