@@ -15,7 +15,7 @@ fn datasets_dir() -> PathBuf {
 }
 
 /// The workspace root (the parent of `xtask/`).
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
     xtask.parent().unwrap_or(xtask).to_owned()
 }

@@ -4,6 +4,7 @@
 //! `train` runs the job (data, then the ID-model baselines with `--stage id`), `bench` measures
 //! throughput, `test` runs the test suite with real data.
 
+mod backends;
 mod commands;
 mod device;
 mod flip_stage;
@@ -55,6 +56,8 @@ enum Command {
     Predict(score::PredictArgs),
     /// List the devices this build can use.
     Devices,
+    /// Build the cross-backend test with other backends (wgpu, tch, cuda) and run it.
+    CheckBackends(backends::CheckBackendsArgs),
     /// Throughput and peak memory: one JSON line per scenario, then a Markdown table.
     Bench(commands::BenchArgs),
 }
@@ -123,6 +126,9 @@ fn run(
         Command::Bench(args) => commands::bench(&args, device),
         Command::Eval(args) => score::eval(&args, device),
         Command::Predict(args) => score::predict_rows(&args, device),
+        Command::CheckBackends(args) => {
+            backends::check_backends(&commands::workspace_root(), &args)
+        }
         Command::Devices => {
             println!(
                 "devices this build can use: {}",
