@@ -19,5 +19,5 @@ pub mod model;
 pub mod mtm;
 
 pub use masking::{FieldMasker, MaskConfig, MaskedBatch};
-pub use model::{AlignConfig, FlipPretrainer, PretrainBatch, PretrainOutput};
+pub use model::{AlignConfig, FlipPretrainer, PretrainBatch, PretrainOutput, PretrainParts};
 pub use mtm::{MtmConfig, MtmObjective, NoiseDistribution};

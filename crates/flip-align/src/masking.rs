@@ -63,6 +63,36 @@ pub struct MaskedBatch {
     pub mlm_targets: Vec<i64>,
 }
 
+impl MaskedBatch {
+    /// Rows `range` of the masks of a batch of `num_fields` fields and `seq_len` positions (a
+    /// data-parallel share), with the MLM positions renumbered within the share.
+    pub fn slice_rows(
+        &self,
+        range: std::ops::Range<usize>,
+        num_fields: usize,
+        seq_len: usize,
+    ) -> MaskedBatch {
+        let (m, l, k) = (num_fields, seq_len, self.k);
+        let (first, end) = ((range.start * l) as i64, (range.end * l) as i64);
+        let (mlm_positions, mlm_targets) = self
+            .mlm_positions
+            .iter()
+            .zip(&self.mlm_targets)
+            .filter(|&(&p, _)| (first..end).contains(&p))
+            .map(|(&p, &t)| (p - first, t))
+            .unzip();
+        MaskedBatch {
+            masked_ids: self.masked_ids[range.start * m..range.end * m].to_vec(),
+            tabular_fields: self.tabular_fields[range.start * k..range.end * k].to_vec(),
+            tabular_targets: self.tabular_targets[range.start * k..range.end * k].to_vec(),
+            k,
+            masked_tokens: self.masked_tokens[range.start * l..range.end * l].to_vec(),
+            mlm_positions,
+            mlm_targets,
+        }
+    }
+}
+
 /// Draws masks for batches of one dataset.
 #[derive(Debug, Clone)]
 pub struct FieldMasker {
@@ -215,6 +245,34 @@ mod tests {
                 assert_eq!(b.tokens[*p as usize], *t);
             }
         }
+    }
+
+    #[test]
+    fn a_share_of_rows_keeps_its_masks_with_positions_renumbered() {
+        let b = batch();
+        let m = masker(MaskConfig::default()).mask(&b, 4);
+        let second = m.slice_rows(1..2, 4, 7);
+        assert_eq!(second.masked_ids, m.masked_ids[4..8]);
+        assert_eq!(second.tabular_fields, m.tabular_fields[1..2]);
+        assert_eq!(second.tabular_targets, m.tabular_targets[1..2]);
+        assert_eq!(second.masked_tokens, m.masked_tokens[7..14]);
+        let (positions, targets): (Vec<i64>, Vec<i64>) = m
+            .mlm_positions
+            .iter()
+            .zip(&m.mlm_targets)
+            .filter(|&(&p, _)| p >= 7)
+            .map(|(&p, &t)| (p - 7, t))
+            .unzip();
+        assert!(!positions.is_empty());
+        let first = m.slice_rows(0..1, 4, 7);
+        assert_eq!(
+            first.mlm_positions.len() + positions.len(),
+            m.mlm_positions.len()
+        );
+        assert_eq!(
+            (second.mlm_positions, second.mlm_targets),
+            (positions, targets)
+        );
     }
 
     #[test]

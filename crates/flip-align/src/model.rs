@@ -188,46 +188,65 @@ pub struct PretrainOutput {
     pub mtm: Option<HeadOutput>,
 }
 
+/// A batch's (or a data-parallel share's) contribution before the contrastive loss, which
+/// needs every row of the batch: the projected representations of both towers and the two
+/// masked-prediction losses, which are means over the share's own positions.
+#[derive(Debug, Clone)]
+pub struct PretrainParts {
+    /// ID-side projections `[B, P]` (contrastive loss on).
+    pub z_id: Option<Tensor<2>>,
+    /// Text-side projections of the first token `[B, P]` (contrastive loss on).
+    pub z_text: Option<Tensor<2>>,
+    /// MLM loss and accuracy, when on and the share has masked tokens.
+    pub mlm: Option<HeadOutput>,
+    /// MTM loss and accuracy, when on.
+    pub mtm: Option<HeadOutput>,
+}
+
 impl FlipPretrainer {
-    /// The pretraining losses of one batch.
-    pub fn forward(&self, batch: &PretrainBatch, config: &AlignConfig) -> PretrainOutput {
+    /// Everything of one batch's step but the contrastive loss (see [`PretrainParts`]).
+    pub fn parts(&self, batch: &PretrainBatch, config: &AlignConfig) -> PretrainParts {
         let icl_on = config.icl_weight > 0.0;
         let mlm_on = config.mlm_weight > 0.0 && batch.mlm.is_some();
         let mtm_on = config.mtm_weight > 0.0;
         let clean_repr = (icl_on || mlm_on).then(|| self.id_model.represent(batch.ids.clone()));
-        let clean_states = (icl_on || mtm_on).then(|| {
+        let clean_pass = || {
             self.plm
                 .forward(batch.tokens.clone(), batch.mask.clone(), None)
-        });
+        };
+        let clean_states = (icl_on || mtm_on).then(clean_pass);
 
-        let icl = icl_on.then(|| {
-            let cls = pool(
-                clean_states.clone().expect("computed"),
-                batch.mask.clone(),
-                Pooling::Cls,
-            );
-            let z_id = self
-                .id_projection
-                .forward(clean_repr.clone().expect("computed"));
-            let z_text = self.text_projection.forward(cls);
-            info_nce(
-                z_id,
-                z_text,
-                self.log_temperature.val().exp(),
-                config.normalize,
+        let (z_id, z_text) = if icl_on {
+            // The official code runs the clean text through the language model a second time
+            // for the [CLS] vector.
+            let states = if config.official_compute {
+                clean_pass()
+            } else {
+                clean_states.clone().expect("computed")
+            };
+            let cls = pool(states, batch.mask.clone(), Pooling::Cls);
+            (
+                Some(
+                    self.id_projection
+                        .forward(clean_repr.clone().expect("computed")),
+                ),
+                Some(self.text_projection.forward(cls)),
             )
-        });
+        } else {
+            (None, None)
+        };
         let mlm = mlm_on.then(|| {
             let (positions, targets) = batch.mlm.clone().expect("checked");
             let masked_states =
                 self.plm
                     .forward(batch.masked_tokens.clone(), batch.mask.clone(), None);
-            self.mlm.forward(
-                masked_states,
-                clean_repr.clone().expect("computed"),
-                positions,
-                targets,
-            )
+            let repr = clean_repr.clone().expect("computed");
+            if config.official_compute {
+                self.mlm
+                    .forward_all_positions(masked_states, repr, positions, targets)
+            } else {
+                self.mlm.forward(masked_states, repr, positions, targets)
+            }
         });
         let mtm = mtm_on.then(|| {
             let masked_repr = self.id_model.represent(batch.masked_ids.clone());
@@ -241,6 +260,40 @@ impl FlipPretrainer {
                 config.mtm.objective,
             )
         });
+        PretrainParts {
+            z_id,
+            z_text,
+            mlm,
+            mtm,
+        }
+    }
+
+    /// The symmetric InfoNCE of the projections of a whole batch, at this model's temperature.
+    ///
+    /// # Shapes
+    /// - `z_id`, `z_text`: `[B, P]`; output `[1]`
+    pub fn contrastive(
+        &self,
+        z_id: Tensor<2>,
+        z_text: Tensor<2>,
+        config: &AlignConfig,
+    ) -> Tensor<1> {
+        info_nce(
+            z_id,
+            z_text,
+            self.log_temperature.val().exp(),
+            config.normalize,
+        )
+    }
+
+    /// The pretraining losses of one batch.
+    pub fn forward(&self, batch: &PretrainBatch, config: &AlignConfig) -> PretrainOutput {
+        let parts = self.parts(batch, config);
+        let icl = parts
+            .z_id
+            .zip(parts.z_text)
+            .map(|(z_id, z_text)| self.contrastive(z_id, z_text, config));
+        let (mlm, mtm) = (parts.mlm, parts.mtm);
         let device = batch.ids.device();
         let mut loss = Tensor::<1>::zeros([1], &device);
         if let Some(l) = &icl {

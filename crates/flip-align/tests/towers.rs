@@ -115,6 +115,26 @@ fn gradients_reach_both_towers_and_every_head() {
     let out = model.forward(&inputs, &config);
     assert!(out.icl.is_some() && out.mlm.is_some() && out.mtm.is_some());
 
+    // The official code's extra work (a second clean pass, the vocabulary projection over every
+    // position) computes the same losses.
+    let official = model.forward(
+        &inputs,
+        &AlignConfig {
+            official_compute: true,
+            ..config.clone()
+        },
+    );
+    let value = |t: &Tensor<1>| t.clone().into_scalar::<f32>();
+    for (ours, theirs) in [
+        (value(&out.loss), value(&official.loss)),
+        (
+            value(&out.mlm.as_ref().unwrap().loss),
+            value(&official.mlm.as_ref().unwrap().loss),
+        ),
+    ] {
+        assert!((ours - theirs).abs() < 1e-5, "{ours} vs {theirs}");
+    }
+
     let mut params = Params::default();
     model.visit(&mut params);
     let grads = burn::optim::GradientsParams::from_grads(out.loss.backward(), &model);
