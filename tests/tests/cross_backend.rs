@@ -30,30 +30,39 @@ fn tiny_bert() -> &'static Path {
 
 /// The backends of this build besides flex, with the reason a missing one is skipped.
 fn other_backends() -> Vec<(&'static str, Result<Device, &'static str>)> {
-    #[allow(unused_mut)]
-    let mut out: Vec<(&'static str, Result<Device, &'static str>)> = Vec::new();
+    vec![
+        ("tch-cpu", libtorch_cpu()),
+        ("wgpu", wgpu()),
+        ("cuda", cuda()),
+    ]
+}
+
+fn libtorch_cpu() -> Result<Device, &'static str> {
     #[cfg(feature = "tch")]
     #[allow(deprecated)]
-    out.push(("tch-cpu", Ok(Device::libtorch())));
+    return Ok(Device::libtorch());
     #[cfg(not(feature = "tch"))]
-    out.push(("tch-cpu", Err("built without the `tch` feature")));
+    Err("built without the `tch` feature")
+}
+
+fn wgpu() -> Result<Device, &'static str> {
     #[cfg(feature = "wgpu")]
-    out.push(("wgpu", Ok(Device::wgpu(Default::default()))));
+    return Ok(Device::wgpu(Default::default()));
     #[cfg(not(feature = "wgpu"))]
-    out.push(("wgpu", Err("built without the `wgpu` feature")));
+    Err("built without the `wgpu` feature")
+}
+
+/// The CUDA device numbered by `FLIP_CUDA_INDEX` (default 0).
+fn cuda() -> Result<Device, &'static str> {
     #[cfg(feature = "cuda")]
-    out.push((
-        "cuda",
-        Ok(Device::cuda(
-            std::env::var("FLIP_CUDA_INDEX")
-                .ok()
-                .and_then(|i| i.parse::<usize>().ok())
-                .unwrap_or(0),
-        )),
+    return Ok(Device::cuda(
+        std::env::var("FLIP_CUDA_INDEX")
+            .ok()
+            .and_then(|i| i.parse::<usize>().ok())
+            .unwrap_or(0),
     ));
     #[cfg(not(feature = "cuda"))]
-    out.push(("cuda", Err("built without the `cuda` feature")));
-    out
+    Err("built without the `cuda` feature")
 }
 
 /// The FLIP model on `device` (autodiff) with the weights of `weights`, or fresh seeded ones

@@ -269,12 +269,12 @@ pub struct TrainArgs {
     pub id_only: bool,
 }
 
-/// `devices`: where to compute, the first the main one (only the language-model finetuning of
-/// `--stage flip` uses more than one).
+/// `devices`: where to compute, the first the main one (pretraining and the language-model
+/// finetuning share every batch among several).
 pub fn train(home: &FlipHome, args: &TrainArgs, devices: &[Device]) -> Result<()> {
     let device = &devices[0];
-    if devices.len() > 1 && args.stage != Stage::Flip {
-        bail!("several --devices serve the language-model finetuning of `--stage flip` only");
+    if devices.len() > 1 && !matches!(args.stage, Stage::Flip | Stage::Pretrain) {
+        bail!("several --devices serve pretraining and the language-model finetuning only");
     }
     let plm_dir = plm_folder(home, &args.plm)?;
     let prepared = prepare(
@@ -301,7 +301,7 @@ pub fn train(home: &FlipHome, args: &TrainArgs, devices: &[Device]) -> Result<()
         }
         Stage::Id => crate::id_stage::run(home, &prepared.dataset, args, device),
         Stage::Pretrain => {
-            crate::pretrain_stage::run(home, &prepared.dataset, &plm_dir, args, device)
+            crate::pretrain_stage::run(home, &prepared.dataset, &plm_dir, args, devices)
         }
         Stage::Flip => crate::flip_stage::run(
             home,

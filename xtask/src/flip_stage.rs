@@ -342,7 +342,7 @@ pub fn run(
         args,
         &pretrain_config,
         &dir.join("pretrain"),
-        device,
+        devices,
     )?;
     let mut timings = vec![("pretraining".to_owned(), phase.elapsed().as_secs_f64())];
     let mut ablated: Vec<(&str, Towers)> = Vec::new();
@@ -363,7 +363,7 @@ pub fn run(
                     args,
                     &config,
                     &dir.join(format!("pretrain-{name}")),
-                    device,
+                    devices,
                 )?,
             ));
             timings.push((

@@ -67,7 +67,7 @@ pub fn run(
             let best = &fitted.history[fitted.best_epoch - 1];
             let outcome = SeedOutcome {
                 seed,
-                test: evaluate(&fitted.model, &test, config.eval_batch_size, &device),
+                test: evaluate(&fitted.model, &test, config.eval_batch_size, device),
                 valid: best.valid,
                 best_epoch: fitted.best_epoch,
                 epochs: fitted.history.len(),

@@ -31,8 +31,9 @@ struct Cli {
     /// Where to compute: flex (CPU, default), wgpu, cuda:N, tch-cpu, tch-cuda:N.
     #[arg(long, global = true, default_value = "flex")]
     device: String,
-    /// Several devices, comma-separated (`cuda:0,cuda:1`): the language-model finetuning of
-    /// `train` shares every batch among them (data parallel); the rest runs on the first.
+    /// Several devices, comma-separated (`cuda:0,cuda:1`): pretraining and the language-model
+    /// finetuning of `train` share every batch among them (data parallel); the rest runs on
+    /// the first.
     #[arg(long, global = true, value_delimiter = ',', conflicts_with = "device")]
     devices: Vec<String>,
     #[command(subcommand)]

@@ -11,6 +11,7 @@ use flip_align::{FieldMasker, FlipPretrainer, NoiseDistribution};
 use flip_data::{FlipHome, PreparedDataset, Split};
 use flip_id_models::{InputShape, ModelConfig};
 use flip_plm::{LoadOptions, load, save_pretrained};
+use flip_train::parallel::Replicas;
 use flip_train::presets::Preset;
 use flip_train::pretrain::{PretrainConfig, PretrainRun, training_rows};
 
@@ -65,11 +66,11 @@ pub fn run(
     dataset: &PreparedDataset,
     plm_dir: &Path,
     args: &TrainArgs,
-    device: &Device,
+    devices: &[Device],
 ) -> Result<()> {
     let (_, config) = settings(args)?;
     let dir = args.run_dir(home, dataset);
-    pretrain(dataset, plm_dir, args, &config, &dir, device)?;
+    pretrain(dataset, plm_dir, args, &config, &dir, devices)?;
     println!("pretrained towers, log and curves in {}", dir.display());
     Ok(())
 }
@@ -107,7 +108,7 @@ pub fn pretrain(
     args: &TrainArgs,
     config: &PretrainConfig,
     dir: &Path,
-    device: &Device,
+    devices: &[Device],
 ) -> Result<Towers> {
     let preset =
         Preset::named(&args.preset).with_context(|| format!("unknown preset `{}`", args.preset))?;
@@ -130,8 +131,14 @@ pub fn pretrain(
         });
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let device = device.clone().autodiff();
+    let device = devices[0].clone().autodiff();
     device.seed(config.seed);
+    // Several devices share every batch (data parallel).
+    let replicas = Replicas::new(
+        std::iter::once(device.clone())
+            .chain(devices[1..].iter().map(|d| d.clone().autodiff()))
+            .collect(),
+    );
     let layers = args.plm_layers.or(preset.plm_layers);
     let plm = load(
         plm_dir,
@@ -201,7 +208,7 @@ pub fn pretrain(
         masker: &masker,
         noise: &noise,
         pad_id: plm.tokenizer.pad_id(),
-        device: &device,
+        replicas: &replicas,
         run_dir: dir,
     };
     if !args.resume && run.has_checkpoint() {

@@ -20,4 +20,4 @@ pub mod mtm;
 
 pub use masking::{FieldMasker, MaskConfig, MaskedBatch};
 pub use model::{AlignConfig, FlipPretrainer, PretrainBatch, PretrainOutput, PretrainParts};
-pub use mtm::{MtmConfig, MtmObjective, NoiseDistribution};
+pub use mtm::{MtmConfig, MtmObjective, MtmTargets, NoiseDistribution};

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::icl::{ProjectionHead, ProjectionHeadConfig, info_nce};
 use crate::masking::MaskedBatch;
 use crate::mlm::{HeadOutput, MlmHead, MlmHeadConfig};
-use crate::mtm::{MtmConfig, MtmHead, NoiseDistribution};
+use crate::mtm::{MtmConfig, MtmHead, MtmTargets, NoiseDistribution};
 
 /// Alignment settings (heads and loss weights).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,9 +254,11 @@ impl FlipPretrainer {
                 masked_repr,
                 clean_states.clone().expect("computed"),
                 batch.mask.clone(),
-                batch.fields.clone(),
-                batch.targets.clone(),
-                batch.noise.clone(),
+                MtmTargets {
+                    fields: batch.fields.clone(),
+                    targets: batch.targets.clone(),
+                    noise: batch.noise.clone(),
+                },
                 config.mtm.objective,
             )
         });

@@ -96,6 +96,18 @@ impl NoiseDistribution {
     }
 }
 
+/// What the MTM head predicts for one batch: the masked fields, their true ids and the
+/// noise ids drawn against them.
+#[derive(Debug, Clone)]
+pub struct MtmTargets {
+    /// Field index of each masked slot, `[B, k]`.
+    pub fields: Tensor<2, Int>,
+    /// True global id of each masked slot, `[B, k]`.
+    pub targets: Tensor<2, Int>,
+    /// Noise ids per masked slot, `[B, k, K]` (`K` may be 0 for the full softmax).
+    pub noise: Tensor<3, Int>,
+}
+
 /// The MTM head.
 #[derive(Module, Debug)]
 pub struct MtmHead {
@@ -219,17 +231,19 @@ impl MtmHead {
     ///
     /// # Shapes
     /// - `masked_repr`: `[B, d_id]`, `states`: `[B, L, H]`, `mask`: `[B, L]`
-    /// - `fields`, `targets`: `[B, k]`; `noise`: `[B, k, K]`
     pub fn forward(
         &self,
         masked_repr: Tensor<2>,
         states: Tensor<3>,
         mask: Tensor<2, Bool>,
-        fields: Tensor<2, Int>,
-        targets: Tensor<2, Int>,
-        noise: Tensor<3, Int>,
+        masked: MtmTargets,
         objective: MtmObjective,
     ) -> HeadOutput {
+        let MtmTargets {
+            fields,
+            targets,
+            noise,
+        } = masked;
         let [b, k] = targets.dims();
         let context = self.attend(masked_repr.clone(), states, mask);
         let vectors = self.field_vectors(masked_repr, context, fields);
@@ -386,9 +400,11 @@ mod tests {
             repr,
             states,
             mask,
-            fields,
-            Tensor::from_data(TensorData::new(vec![1i64], [1, 1]), &device),
-            Tensor::from_data(TensorData::new(vec![3i64, 2], [1, 1, 2]), &device),
+            MtmTargets {
+                fields,
+                targets: Tensor::from_data(TensorData::new(vec![1i64], [1, 1]), &device),
+                noise: Tensor::from_data(TensorData::new(vec![3i64, 2], [1, 1, 2]), &device),
+            },
             MtmObjective::Nce,
         );
         assert!((out.loss.into_scalar::<f32>() - expected_forward).abs() < 1e-5);

@@ -103,14 +103,14 @@ impl PlmConfig {
                 ));
             }
         };
-        if let Some(kind) = json.get("position_embedding_type").and_then(Value::as_str) {
-            if kind != "absolute" {
-                return Err(PlmError::config(
-                    path,
-                    "position_embedding_type",
-                    format!("{kind:?}: only absolute positions are implemented"),
-                ));
-            }
+        if let Some(kind) = json.get("position_embedding_type").and_then(Value::as_str)
+            && kind != "absolute"
+        {
+            return Err(PlmError::config(
+                path,
+                "position_embedding_type",
+                format!("{kind:?}: only absolute positions are implemented"),
+            ));
         }
         let activation = match json
             .get("hidden_act")
@@ -158,7 +158,10 @@ impl PlmConfig {
     }
 
     fn check(&self, path: &Path) -> Result<()> {
-        if self.hidden_size == 0 || self.num_heads == 0 || self.hidden_size % self.num_heads != 0 {
+        if self.hidden_size == 0
+            || self.num_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_heads)
+        {
             return Err(PlmError::config(
                 path,
                 "num_attention_heads",

@@ -13,6 +13,7 @@ pub mod parallel;
 pub mod plot;
 pub mod presets;
 pub mod pretrain;
+pub mod pretrain_step;
 pub mod report;
 pub mod sparse;
 

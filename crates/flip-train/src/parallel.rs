@@ -85,22 +85,38 @@ impl Replicas {
         rows: usize,
         work: impl Fn(Range<usize>, &Device) -> R + Sync,
     ) -> Vec<R> {
-        let mut jobs: Vec<(Range<usize>, &Device)> = self
+        let shares = self
             .shares(rows)
             .into_iter()
-            .zip(&self.devices)
-            .filter(|(share, _)| !share.is_empty())
+            .filter(|share| !share.is_empty())
             .collect();
-        let (first_share, first_device) = jobs.remove(0);
+        self.run_each(shares, work)
+    }
+
+    /// Runs `work(item, device)` for the `i`-th item on the `i`-th device, each in a thread of
+    /// its own (the first on this thread), and returns the results in order.
+    ///
+    /// # Panics
+    /// With more items than devices, or when a thread panics.
+    pub fn run_each<T: Send, R: Send>(
+        &self,
+        items: Vec<T>,
+        work: impl Fn(T, &Device) -> R + Sync,
+    ) -> Vec<R> {
+        assert!(
+            items.len() <= self.devices.len(),
+            "one item per device at most"
+        );
+        let mut jobs = items.into_iter().zip(&self.devices);
+        let Some((first, first_device)) = jobs.next() else {
+            return Vec::new();
+        };
         std::thread::scope(|scope| {
+            let work = &work;
             let handles: Vec<_> = jobs
-                .into_iter()
-                .map(|(share, device)| {
-                    let work = &work;
-                    scope.spawn(move || work(share, device))
-                })
+                .map(|(item, device)| scope.spawn(move || work(item, device)))
                 .collect();
-            let mut results = vec![work(first_share, first_device)];
+            let mut results = vec![work(first, first_device)];
             results.extend(
                 handles
                     .into_iter()

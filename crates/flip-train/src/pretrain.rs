@@ -11,17 +11,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::AdamWConfig;
 use burn::store::{BurnpackStore, ModuleSnapshot};
-use burn::tensor::Device;
-use flip_align::{
-    AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDistribution, PretrainBatch,
-};
+use flip_align::{AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDistribution};
 use flip_data::{Batcher, Padding, SplitData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::parallel::{Replicas, materialize};
 use crate::plot::{Series, line_chart};
+use crate::pretrain_step::{StepGradients, step_gradients};
 use crate::report::write_atomically;
 
 /// Pretraining settings.
@@ -204,8 +203,8 @@ pub struct PretrainRun<'a> {
     pub noise: &'a NoiseDistribution,
     /// The tokenizer's padding id.
     pub pad_id: u32,
-    /// The autodiff device.
-    pub device: &'a Device,
+    /// The autodiff devices (one, or several sharing every batch).
+    pub replicas: &'a Replicas,
     /// Output folder.
     pub run_dir: &'a Path,
 }
@@ -230,6 +229,8 @@ impl PretrainRun<'_> {
         stop: &dyn Fn(u64) -> bool,
     ) -> Result<Pretrained, PretrainError> {
         let c = self.config;
+        // Draw lazily initialised heads now, from the caller's seed, before any replica forks.
+        materialize(&model);
         let make_optim = |lr_group_clip: Option<f64>| {
             let mut config = AdamWConfig::new()
                 .with_weight_decay(c.weight_decay as f32)
@@ -296,27 +297,17 @@ impl PretrainRun<'_> {
             progress.set_position(state.step_in_epoch as u64);
             for batch in batches.skip(state.step_in_epoch) {
                 let step = state.global_step;
-                self.device.seed(step_seed(c.seed, step));
+                self.replicas.seed(step_seed(c.seed, step));
                 let masked = self.masker.mask(&batch, step);
                 let noise = self
                     .noise
                     .draw(batch.size * masked.k * noise_per_field, c.seed, step);
-                let inputs = PretrainBatch::new(&batch, &masked, noise, self.device);
-                let out = model.forward(&inputs, &c.align);
-                let scalar =
-                    |t: &burn::tensor::Tensor<1>| f64::from(t.clone().into_scalar::<f32>());
-                window.add(&StepRecord {
-                    loss: scalar(&out.loss),
-                    icl: out.icl.as_ref().map_or(0.0, scalar),
-                    mlm: out.mlm.as_ref().map_or(0.0, |o| scalar(&o.loss)),
-                    mlm_accuracy: out.mlm.as_ref().map_or(0.0, |o| scalar(&o.accuracy)),
-                    mtm: out.mtm.as_ref().map_or(0.0, |o| scalar(&o.loss)),
-                    mtm_accuracy: out.mtm.as_ref().map_or(0.0, |o| scalar(&o.accuracy)),
-                    ..StepRecord::default()
-                });
-                let mut grads = out.loss.backward();
-                let plm_grads = GradientsParams::from_module(&mut grads, &model.plm);
-                let rest_grads = GradientsParams::from_grads(grads, &model);
+                let StepGradients {
+                    record,
+                    plm: plm_grads,
+                    rest: rest_grads,
+                } = step_gradients(&model, &batch, &masked, noise, &c.align, self.replicas);
+                window.add(&record);
                 let (lr, plm_lr) = (
                     schedule(step, c.learning_rate),
                     schedule(step, c.plm_learning_rate),

@@ -10,7 +10,7 @@ pub fn text_signal_data(rows: usize, seed: u64) -> SplitData {
         ..SplitData::default()
     };
     for r in 0..rows {
-        let positive = (r as u64 * 7 + seed) % 3 == 0;
+        let positive = (r as u64 * 7 + seed).is_multiple_of(3);
         d.ids
             .extend([if positive { 4 } else { 3 }, 13 + (r % 3) as u32]);
         d.labels.push(u8::from(positive));

@@ -1,0 +1,79 @@
+//! A tiny pretraining setup shared by the pretraining tests: 20 rows, the tiny BERT fixture and
+//! a small DCNv2.
+
+use std::path::Path;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
+use flip_align::{AlignConfig, FlipPretrainer, NoiseDistribution};
+use flip_data::SplitData;
+use flip_id_models::{InputShape, ModelConfig};
+use flip_plm::{LoadOptions, load};
+
+/// 20 rows of 3 fields (ids 3..7, 13..17, 23..27) with 9-token prompts in the tiny BERT's
+/// vocabulary.
+pub fn data() -> SplitData {
+    let mut d = SplitData {
+        num_fields: 3,
+        token_offsets: vec![0],
+        ..SplitData::default()
+    };
+    for r in 0..20u32 {
+        d.ids.extend([3 + r % 4, 13 + r % 3, 23 + r % 5]);
+        d.labels.push((r % 2) as u8);
+        let tokens = [2, 10 + r % 7, 11, 12 + r % 5, 13, 14, 15 + r % 3, 16, 3];
+        d.tokens.extend(tokens);
+        d.token_fields.extend([-1, 0, -1, 1, 1, -1, 2, -1, -1]);
+        d.token_offsets.push(d.tokens.len());
+        d.source_rows.push(r);
+    }
+    d
+}
+
+pub fn model(
+    device: &Device,
+    noise: &NoiseDistribution,
+    config: &AlignConfig,
+    options: LoadOptions,
+) -> FlipPretrainer {
+    device.seed(9);
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../flip-plm/tests/fixtures/tiny-bert");
+    let plm = load(&fixture, options, device).unwrap();
+    let id: ModelConfig =
+        serde_json::from_str(r#"{"model":"dcnv2","embedding_dim":8,"rank":4,"hidden":[16,8]}"#)
+            .unwrap();
+    let id = id.init(
+        InputShape {
+            num_features: 30,
+            num_fields: 3,
+        },
+        device,
+    );
+    FlipPretrainer::new(
+        id,
+        plm.model,
+        plm.config.vocab_size,
+        3,
+        noise,
+        config,
+        device,
+    )
+}
+
+#[derive(Default)]
+struct Values(Vec<f32>);
+
+impl ModuleVisitor for Values {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0
+            .extend(param.val().into_data().convert::<f32>().iter::<f32>());
+    }
+}
+
+/// Every parameter value, in module order.
+pub fn values(m: &FlipPretrainer) -> Vec<f32> {
+    let mut v = Values::default();
+    m.visit(&mut v);
+    v.0
+}
