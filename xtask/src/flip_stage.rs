@@ -87,6 +87,9 @@ impl Experiment<'_> {
         if let Some(done) = self.finished(name, seed) {
             return (done.outcome, done.full);
         }
+        // Parameters are drawn lazily, at first use: from here on, not from whatever state the
+        // variants before this one (trained now, or reused by --resume) left behind.
+        device.seed(variant_seed(seed, name));
         let started = Instant::now();
         let config = CtrTrainConfig {
             seed,
@@ -132,6 +135,7 @@ impl Experiment<'_> {
         if let Some(done) = self.finished(name, seed) {
             return done.outcome;
         }
+        replicas.seed(variant_seed(seed, name));
         let started = Instant::now();
         let config = FinetuneConfig {
             seed,
@@ -643,4 +647,13 @@ fn write_report(
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
     Ok(())
+}
+
+/// The random stream of variant `name` at `seed`, the same whatever ran before it in the
+/// process (FNV-1a of the name, mixed with the seed).
+fn variant_seed(seed: u64, name: &str) -> u64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    seed ^ hash
 }
