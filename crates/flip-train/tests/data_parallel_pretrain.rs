@@ -5,21 +5,18 @@
 //! (burn's device random stream is global).
 
 use burn::tensor::Device;
-use flip_align::{AlignConfig, FieldMasker, MaskConfig, NoiseDistribution};
+use flip_align::AlignConfig;
 use flip_plm::LoadOptions;
 use flip_train::parallel::Replicas;
 use flip_train::pretrain::{PretrainConfig, PretrainRun};
 
 mod pretraining_fixture;
 
-use pretraining_fixture::{data, model, values};
+use pretraining_fixture::{data, masker, model, noise, values};
 
 #[test]
 fn two_devices_pretrain_like_one() {
-    let counts: Vec<u64> = (0..30)
-        .map(|j| if j % 10 < 3 { 0 } else { 1 + j as u64 % 4 })
-        .collect();
-    let noise = NoiseDistribution::new(&counts, |j| j % 10 < 3);
+    let noise = noise();
     let config = PretrainConfig {
         epochs: 2,
         batch_size: 7,
@@ -34,7 +31,7 @@ fn two_devices_pretrain_like_one() {
         },
         ..PretrainConfig::default()
     };
-    let masker = FieldMasker::new(MaskConfig::default(), vec![2, 12, 22], 4);
+    let masker = masker();
     let data = data();
     let no_dropout = || LoadOptions {
         dropout: Some(0.0),

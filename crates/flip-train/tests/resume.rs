@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use flip_align::{FieldMasker, MaskConfig, NoiseDistribution};
+use flip_align::{FieldMasker, NoiseDistribution};
 use flip_data::SplitData;
 use flip_plm::LoadOptions;
 use flip_train::parallel::Replicas;
@@ -12,15 +12,12 @@ use flip_train::pretrain::{PretrainConfig, PretrainRun};
 
 mod pretraining_fixture;
 
-use pretraining_fixture::{data, model, values};
+use pretraining_fixture::{data, masker, model, noise, values};
 
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
     let device = Device::flex().autodiff();
-    let counts: Vec<u64> = (0..30)
-        .map(|j| if j % 10 < 3 { 0 } else { 1 + j as u64 % 4 })
-        .collect();
-    let noise = NoiseDistribution::new(&counts, |j| j % 10 < 3);
+    let noise = noise();
     let config = PretrainConfig {
         epochs: 2,
         batch_size: 4,
@@ -29,7 +26,7 @@ fn resumed_run_equals_uninterrupted_run() {
         plm_learning_rate: 1e-3,
         ..PretrainConfig::default()
     };
-    let masker = FieldMasker::new(MaskConfig::default(), vec![2, 12, 22], 4);
+    let masker = masker();
     let data = data();
     let never = |_: u64| false;
 

@@ -5,10 +5,24 @@ use std::path::Path;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
-use flip_align::{AlignConfig, FlipPretrainer, NoiseDistribution};
+use flip_align::{AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDistribution};
 use flip_data::SplitData;
 use flip_id_models::{InputShape, ModelConfig};
 use flip_plm::{LoadOptions, load};
+
+/// Noise over the 30 ids of [`data`]: ids 0..3 of each field block reserved, the others with
+/// small made-up training counts.
+pub fn noise() -> NoiseDistribution {
+    let counts: Vec<u64> = (0..30)
+        .map(|j| if j % 10 < 3 { 0 } else { 1 + j as u64 % 4 })
+        .collect();
+    NoiseDistribution::new(&counts, |j| j % 10 < 3)
+}
+
+/// The default masks over [`data`]'s three fields (MASK ids 2, 12, 22; the tiny BERT's [MASK] is 4).
+pub fn masker() -> FieldMasker {
+    FieldMasker::new(MaskConfig::default(), vec![2, 12, 22], 4)
+}
 
 /// 20 rows of 3 fields (ids 3..7, 13..17, 23..27) with 9-token prompts in the tiny BERT's
 /// vocabulary.
