@@ -92,17 +92,22 @@ fn timed<S>(
     }
 }
 
-/// Random ids: field `f` draws uniformly among its `fields[f]` values, offset into one space.
-pub fn synthetic_ids(fields: &[usize], rows: usize, seed: u64) -> Vec<i64> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let offsets: Vec<usize> = fields
+/// The first global id of each field when fields of `fields[f]` values share one id space.
+fn field_offsets(fields: &[usize]) -> Vec<usize> {
+    fields
         .iter()
         .scan(0, |acc, &n| {
             let o = *acc;
             *acc += n;
             Some(o)
         })
-        .collect();
+        .collect()
+}
+
+/// Random ids: field `f` draws uniformly among its `fields[f]` values, offset into one space.
+pub fn synthetic_ids(fields: &[usize], rows: usize, seed: u64) -> Vec<i64> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let offsets = field_offsets(fields);
     (0..rows)
         .flat_map(|_| {
             fields
@@ -413,14 +418,7 @@ pub fn pretrain_throughput(
         AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDistribution, PretrainBatch,
     };
     let v: usize = fields.iter().sum();
-    let offsets: Vec<usize> = fields
-        .iter()
-        .scan(0, |acc, &n| {
-            let o = *acc;
-            *acc += n;
-            Some(o)
-        })
-        .collect();
+    let offsets = field_offsets(fields);
     let shape = InputShape {
         num_features: v,
         num_fields: fields.len(),
