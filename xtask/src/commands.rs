@@ -377,8 +377,22 @@ impl TrainArgs {
         Ok(config)
     }
 
-    /// The flags that change a `flip` run beyond dataset, preset, backbone and seeds.
+    /// The flags that change a `flip` run beyond dataset, preset, backbone and seeds, plus the
+    /// variants chosen (`--ablations`, `--id-only`).
     pub fn extra_flags(&self) -> String {
+        let mut flags = self.setting_flags();
+        if self.ablations {
+            flags.push_str(" --ablations");
+        }
+        if self.id_only {
+            flags.push_str(" --id-only");
+        }
+        flags
+    }
+
+    /// The flags that change the numbers of a `flip` or `pretrain` run beyond dataset, preset
+    /// and backbone (not which variants or seeds run).
+    fn setting_flags(&self) -> String {
         let mut flags = String::new();
         let mut add = |name: &str, v: Option<String>| {
             if let Some(v) = v {
@@ -407,13 +421,39 @@ impl TrainArgs {
                 .as_ref()
                 .map(|p| p.display().to_string()),
         );
-        if self.ablations {
-            flags.push_str(" --ablations");
-        }
-        if self.id_only {
-            flags.push_str(" --id-only");
-        }
         flags
+    }
+
+    /// Makes `dir` this run's folder: a folder that an earlier run with other settings made is
+    /// refused (its pretrained towers and finished variants would be reused for settings they
+    /// were not trained with). The settings are written to `dir/run-settings.txt`.
+    pub fn claim_run_dir(&self, dir: &Path, dataset: &flip_data::PreparedDataset) -> Result<()> {
+        let meta = dataset.meta();
+        let settings = format!(
+            "--dataset {} --protocol {} --preset {} --backbone {}{}\n",
+            meta.name,
+            meta.recipe.split.protocol,
+            self.preset,
+            self.backbone,
+            self.setting_flags()
+        );
+        let path = dir.join("run-settings.txt");
+        match std::fs::read_to_string(&path) {
+            Ok(before) if before != settings => bail!(
+                "{} belongs to a run with other settings:\n  that run: {}  this run: {}\
+                 pass --out with a new folder, or delete that one",
+                dir.display(),
+                before,
+                settings
+            ),
+            Ok(_) => Ok(()),
+            Err(_) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                flip_train::report::write_atomically(&path, settings.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))
+            }
+        }
     }
 
     /// Seeds to run.
@@ -425,15 +465,20 @@ impl TrainArgs {
     pub fn run_dir(&self, home: &FlipHome, dataset: &flip_data::PreparedDataset) -> PathBuf {
         self.out.clone().unwrap_or_else(|| {
             let meta = dataset.meta();
-            home.root().join("runs").join(format!(
+            let stage = self
+                .stage
+                .to_possible_value()
+                .expect("no skipped variants");
+            let mut name = format!(
                 "{}-{}-{}",
-                self.stage
-                    .to_possible_value()
-                    .expect("no skipped variants")
-                    .get_name(),
+                stage.get_name(),
                 meta.name,
                 meta.recipe.split.protocol
-            ))
+            );
+            if matches!(self.stage, Stage::Flip | Stage::Pretrain) {
+                name.push_str(&format!("-{}-{}", self.backbone, self.preset));
+            }
+            home.root().join("runs").join(name)
         })
     }
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::tensor::Device;
 use flip_data::{FlipHome, PreparedDataset, Split, SplitData};
 use flip_id_models::InputShape;
@@ -326,15 +326,10 @@ pub fn run(
 ) -> Result<()> {
     let device = &devices[0];
     let started = Instant::now();
-    let preset = Preset::named(&args.preset)
-        .with_context(|| format!("unknown preset `{}`; use cpu-quick or paper", args.preset))?;
+    let (preset, pretrain_config) = crate::pretrain_stage::pretrain_settings(args)?;
     let meta = dataset.meta();
     let dir = args.run_dir(home, dataset);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut pretrain_config = preset.pretrain.clone();
-    if let Some(rows) = args.rows {
-        pretrain_config.max_rows = Some(rows);
-    }
+    args.claim_run_dir(&dir, dataset)?;
     let finetune_rows = args.finetune_rows.or(preset.finetune_rows);
     let eval_rows = args.eval_rows.or(preset.eval_rows);
     let plm_layers = args.plm_layers.or(preset.plm_layers);

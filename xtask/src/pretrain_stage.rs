@@ -17,20 +17,47 @@ use flip_train::pretrain::{PretrainConfig, PretrainRun, training_rows};
 
 use crate::commands::TrainArgs;
 
-/// The settings of a run: the preset, then `--pretrain-config`, then flags.
-fn settings(args: &TrainArgs) -> Result<(Preset, PretrainConfig)> {
+/// The pretraining settings of a run: the preset's, then the keys of `--pretrain-config` laid
+/// over them (keys the file omits keep the preset's values), then `--rows`.
+pub fn pretrain_settings(args: &TrainArgs) -> Result<(Preset, PretrainConfig)> {
     let preset = Preset::named(&args.preset)
         .with_context(|| format!("unknown preset `{}`; use cpu-quick or paper", args.preset))?;
     let mut config = preset.pretrain.clone();
     if let Some(path) = &args.pretrain_config {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        config = toml::from_str(&text)
+        config = overlay(&config, &text)
             .with_context(|| format!("{}: not a pretraining configuration", path.display()))?;
     }
     if let Some(rows) = args.rows {
         config.max_rows = Some(rows);
     }
+    Ok((preset, config))
+}
+
+/// `base` with the keys of the TOML document `text` replaced, tables merged key by key.
+fn overlay(base: &PretrainConfig, text: &str) -> Result<PretrainConfig> {
+    fn merge(into: &mut toml::Table, from: toml::Table) {
+        for (key, value) in from {
+            match (into.get_mut(&key), value) {
+                (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
+                (_, value) => {
+                    into.insert(key, value);
+                }
+            }
+        }
+    }
+    let toml::Value::Table(mut table) = toml::Value::try_from(base)? else {
+        anyhow::bail!("pretraining settings do not serialise to a TOML table");
+    };
+    merge(&mut table, text.parse::<toml::Table>()?);
+    Ok(toml::Value::Table(table).try_into()?)
+}
+
+/// Settings of `--stage pretrain`: [`pretrain_settings`], and `--epochs` counts pretraining
+/// epochs.
+fn settings(args: &TrainArgs) -> Result<(Preset, PretrainConfig)> {
+    let (preset, mut config) = pretrain_settings(args)?;
     if let Some(epochs) = args.epochs {
         config.epochs = epochs;
     }
@@ -70,6 +97,7 @@ pub fn run(
 ) -> Result<()> {
     let (_, config) = settings(args)?;
     let dir = args.run_dir(home, dataset);
+    args.claim_run_dir(&dir, dataset)?;
     pretrain(dataset, plm_dir, args, &config, &dir, devices)?;
     println!("pretrained towers, log and curves in {}", dir.display());
     Ok(())
@@ -266,4 +294,28 @@ pub fn pretrain(
         dir: dir.to_owned(),
         backbone,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settings_file_changes_only_its_own_keys() {
+        let base = Preset::cpu_quick().pretrain;
+        let config = overlay(&base, "learning_rate = 0.002\n[align]\ntemperature = 0.1\n").unwrap();
+        assert_eq!(config.learning_rate, 0.002);
+        assert_eq!(config.align.temperature, 0.1);
+        assert_eq!(config.max_rows, base.max_rows);
+        assert_eq!(config.batch_size, base.batch_size);
+        assert_eq!(config.align.icl_weight, base.align.icl_weight);
+        assert_eq!(config.mask, base.mask);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it() {
+        let base = PretrainConfig::default();
+        let error = overlay(&base, "learnig_rate = 0.1\n").unwrap_err();
+        assert!(format!("{error:#}").contains("learnig_rate"), "{error:#}");
+    }
 }

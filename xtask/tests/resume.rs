@@ -76,3 +76,33 @@ fn resuming_an_interrupted_run_gives_the_same_numbers() {
     assert!(!log.contains("flip, seed 2013: finished before"), "{log}");
     assert_eq!(numbers(&resumed), numbers(&uninterrupted));
 }
+
+#[test]
+fn a_run_folder_made_with_other_settings_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let run = home.path().join("run");
+    let tiny = workspace().join("crates/flip-plm/tests/fixtures/tiny-bert");
+    let attempt = |eval_rows: &str| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["--home", home.path().to_str().unwrap(), "train"])
+            .args(["--dataset", "example-clicks", "--id-only", "--epochs", "1"])
+            .args(["--plm", tiny.to_str().unwrap(), "--rows", "64"])
+            .args(["--eval-rows", eval_rows, "--out", run.to_str().unwrap()])
+            .output()
+            .expect("the xtask binary runs")
+    };
+    let first = attempt("50");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let settings = std::fs::read_to_string(run.join("run-settings.txt")).unwrap();
+    assert!(settings.contains("--eval-rows 50"), "{settings}");
+
+    let second = attempt("40");
+    let log = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "the folder was reused:\n{log}");
+    assert!(log.contains("belongs to a run with other settings"), "{log}");
+    assert!(log.contains("--eval-rows 40"), "{log}");
+}
