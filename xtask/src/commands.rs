@@ -447,6 +447,9 @@ impl TrainArgs {
                 settings
             ),
             Ok(_) => Ok(()),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("reading {}", path.display()))
+            }
             Err(_) => {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
@@ -465,10 +468,7 @@ impl TrainArgs {
     pub fn run_dir(&self, home: &FlipHome, dataset: &flip_data::PreparedDataset) -> PathBuf {
         self.out.clone().unwrap_or_else(|| {
             let meta = dataset.meta();
-            let stage = self
-                .stage
-                .to_possible_value()
-                .expect("no skipped variants");
+            let stage = self.stage.to_possible_value().expect("no skipped variants");
             let mut name = format!(
                 "{}-{}-{}",
                 stage.get_name(),

@@ -334,7 +334,6 @@ pub fn run(
     let eval_rows = args.eval_rows.or(preset.eval_rows);
     let plm_layers = args.plm_layers.or(preset.plm_layers);
 
-    let phase = Instant::now();
     let towers = pretrain(
         dataset,
         plm_dir,
@@ -343,7 +342,7 @@ pub fn run(
         &dir.join("pretrain"),
         devices,
     )?;
-    let mut timings = vec![("pretraining".to_owned(), phase.elapsed().as_secs_f64())];
+    let mut timings = vec![("pretraining".to_owned(), towers.seconds)];
     let mut ablated: Vec<(&str, Towers)> = Vec::new();
     if ablations {
         for (name, [icl, mlm, mtm]) in ABLATIONS {
@@ -353,7 +352,6 @@ pub fn run(
                 config.align.mlm_weight,
                 config.align.mtm_weight,
             ) = (icl, mlm, mtm);
-            let phase = Instant::now();
             ablated.push((
                 name,
                 pretrain(
@@ -367,7 +365,7 @@ pub fn run(
             ));
             timings.push((
                 format!("pretraining, {name}"),
-                phase.elapsed().as_secs_f64(),
+                ablated.last().expect("just pushed").1.seconds,
             ));
         }
     }
@@ -597,8 +595,40 @@ fn write_report(
             r.seeds.len()
         ));
     }
+    let paired = paired_differences(order, &comparisons(&args.backbone, order));
+    if !paired.is_empty() {
+        md.push_str(
+            "\n## Paired by seed\n\nTest AUC of the first variant minus the second's, for the same seed \
+             (the same data order and initialisation of the parts they share).\n\n\
+             | comparison | per seed | mean ± sd | first better |\n|---|---|---:|---:|\n",
+        );
+        for p in &paired {
+            md.push_str(&format!(
+                "| {} − {} | {} | {:+.4} ± {:.4} | {}/{} |\n",
+                p.first,
+                p.second,
+                p.per_seed
+                    .iter()
+                    .map(|(_, d)| format!("{d:+.4}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                p.mean,
+                p.std,
+                p.per_seed.iter().filter(|(_, d)| *d > 0.0).count(),
+                p.per_seed.len()
+            ));
+        }
+    }
+    let extra = args.extra_flags();
+    if !extra.is_empty() {
+        md.push_str(&format!(
+            "\n## Configuration\n\n- flags over the preset:{extra}\n"
+        ));
+    } else {
+        md.push_str("\n## Configuration\n\n");
+    }
     md.push_str(&format!(
-        "\n## Configuration\n\n- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
+        "- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
          - ID-only variants: Adam lr {}, batch {}, at most {} epochs, patience {}\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}\n\n",
         preset.name,
         preset.description,
@@ -626,7 +656,7 @@ fn write_report(
     for (phase, s) in &exp.timings {
         md.push_str(&format!("| {phase} | {s:.0} |\n"));
     }
-    md.push_str(&format!("| total | {seconds:.0} |\n\n"));
+    md.push_str(&format!("| total of this invocation | {seconds:.0} |\n\n"));
     md.push_str(&format!(
         "## Reproduce\n\n```\ncargo xtask train --dataset {} --preset {} --backbone {} --seeds {}{}\n```\n\nPlots: `pretrain/pretrain-losses.png`, `pretrain/pretrain-accuracy.png`, `valid-auc.png`. Logs: one JSONL per variant and seed.\n",
         meta.name,
@@ -636,12 +666,103 @@ fn write_report(
         args.extra_flags()
     ));
     write_atomically(&exp.dir.join("report.md"), md.as_bytes())?;
-    let json = serde_json::json!({ "dataset": meta.name, "preset": preset, "table": table, "timings": exp.timings, "seconds": seconds });
+    let json = serde_json::json!({ "dataset": meta.name, "preset": preset, "table": table, "paired": paired, "timings": exp.timings, "seconds": seconds });
     write_atomically(
         &exp.dir.join("results.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
     Ok(())
+}
+
+/// The comparisons the paper's claims rest on, among the variants of `order`: each FLIP_ID
+/// against the backbone from scratch on the same rows, FLIP_PLM against the language model
+/// without alignment, and FLIP against each tower finetuned on its rows.
+fn comparisons(backbone: &str, order: &[(String, Vec<SeedOutcome>)]) -> Vec<(String, String)> {
+    let scratch = format!("{backbone} from scratch");
+    let flip = format!("FLIP ({backbone} + language model)");
+    let mut pairs = vec![
+        (format!("FLIP_ID ({backbone})"), scratch.clone()),
+        (
+            format!("FLIP_ID ({backbone}), full test split"),
+            format!("{scratch}, full test split"),
+        ),
+        (
+            format!("FLIP_ID ({backbone}), on the finetuning sample"),
+            format!("{scratch}, on the finetuning sample"),
+        ),
+    ];
+    let ablation = format!("FLIP_ID ({backbone}), pretrained ");
+    pairs.extend(
+        order
+            .iter()
+            .filter(|(name, _)| name.starts_with(&ablation))
+            .map(|(name, _)| (name.clone(), scratch.clone())),
+    );
+    pairs.push((
+        "FLIP_PLM".into(),
+        "language model finetuned, no alignment".into(),
+    ));
+    pairs.push((
+        flip.clone(),
+        format!("FLIP_ID ({backbone}), on the finetuning sample"),
+    ));
+    pairs.push((flip, "FLIP_PLM".into()));
+    pairs
+}
+
+/// Test-AUC differences between two variants, matched by seed.
+#[derive(Debug, serde::Serialize)]
+struct Paired {
+    first: String,
+    second: String,
+    /// (seed, first − second).
+    per_seed: Vec<(u64, f64)>,
+    mean: f64,
+    /// Sample standard deviation over seeds (0 for one seed).
+    std: f64,
+}
+
+/// The comparisons of `pairs` whose two variants both ran, with the seeds they share.
+fn paired_differences(
+    order: &[(String, Vec<SeedOutcome>)],
+    pairs: &[(String, String)],
+) -> Vec<Paired> {
+    let outcomes = |name: &str| order.iter().find(|(n, _)| n == name).map(|(_, o)| o);
+    pairs
+        .iter()
+        .filter_map(|(first, second)| {
+            let (a, b) = (outcomes(first)?, outcomes(second)?);
+            let per_seed: Vec<(u64, f64)> = a
+                .iter()
+                .filter_map(|x| {
+                    let y = b.iter().find(|y| y.seed == x.seed)?;
+                    Some((x.seed, x.test.auc - y.test.auc))
+                })
+                .collect();
+            if per_seed.is_empty() {
+                return None;
+            }
+            let n = per_seed.len() as f64;
+            let mean = per_seed.iter().map(|(_, d)| d).sum::<f64>() / n;
+            let std = if per_seed.len() > 1 {
+                (per_seed
+                    .iter()
+                    .map(|(_, d)| (d - mean).powi(2))
+                    .sum::<f64>()
+                    / (n - 1.0))
+                    .sqrt()
+            } else {
+                0.0
+            };
+            Some(Paired {
+                first: first.clone(),
+                second: second.clone(),
+                per_seed,
+                mean,
+                std,
+            })
+        })
+        .collect()
 }
 
 /// The random stream of variant `name` at `seed`, the same whatever ran before it in the
@@ -651,4 +772,52 @@ fn variant_seed(seed: u64, name: &str) -> u64 {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     seed ^ hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flip_train::Evaluation;
+
+    fn outcome(seed: u64, auc: f64) -> SeedOutcome {
+        let e = Evaluation {
+            auc,
+            logloss: 0.5,
+            rows: 10,
+        };
+        SeedOutcome {
+            seed,
+            test: e,
+            valid: e,
+            best_epoch: 1,
+            epochs: 1,
+            seconds_per_epoch: 1.0,
+        }
+    }
+
+    #[test]
+    fn differences_are_matched_by_seed_and_missing_variants_skipped() {
+        let order = vec![
+            (
+                "FLIP_ID (fm)".to_owned(),
+                vec![
+                    outcome(2012, 0.75),
+                    outcome(2013, 0.74),
+                    outcome(2014, 0.70),
+                ],
+            ),
+            (
+                "fm from scratch".to_owned(),
+                vec![outcome(2013, 0.73), outcome(2012, 0.76)],
+            ),
+        ];
+        let paired = paired_differences(&order, &comparisons("fm", &order));
+        assert_eq!(paired.len(), 1, "only FLIP_ID vs scratch ran");
+        let p = &paired[0];
+        assert_eq!(p.first, "FLIP_ID (fm)");
+        assert_eq!(p.per_seed.len(), 2);
+        assert!((p.per_seed[0].1 - -0.01).abs() < 1e-12 && (p.per_seed[1].1 - 0.01).abs() < 1e-12);
+        assert!(p.mean.abs() < 1e-12);
+        assert!((p.std - 0.02_f64.sqrt() * 0.1).abs() < 1e-12, "{}", p.std);
+    }
 }

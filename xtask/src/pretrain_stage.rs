@@ -109,7 +109,12 @@ pub struct Towers {
     pub dir: std::path::PathBuf,
     /// The ID model's configuration.
     pub backbone: ModelConfig,
+    /// Wall seconds of the pretraining (of the invocation that finished it, when reused).
+    pub seconds: f64,
 }
+
+/// Where a finished pretraining records its wall time, for reports of runs that reuse it.
+const SECONDS_FILE: &str = "wall-seconds.txt";
 
 impl Towers {
     /// The ID model with its pretrained weights, on `device`.
@@ -148,14 +153,20 @@ pub fn pretrain(
             flip_id_models::MODEL_NAMES.join(", ")
         )
     })?;
+    let started = std::time::Instant::now();
     if dir.join("plm").join("config.json").is_file() && dir.join("id-model.bpk").is_file() {
         tracing::info!(
             "{}: pretraining already done, reusing its towers",
             dir.display()
         );
+        let seconds = std::fs::read_to_string(dir.join(SECONDS_FILE))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(f64::NAN);
         return Ok(Towers {
             dir: dir.to_owned(),
             backbone,
+            seconds,
         });
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -290,9 +301,15 @@ pub fn pretrain(
             config.align.mtm.noise
         );
     }
+    let seconds = started.elapsed().as_secs_f64();
+    flip_train::report::write_atomically(
+        &dir.join(SECONDS_FILE),
+        format!("{seconds:.1}\n").as_bytes(),
+    )?;
     Ok(Towers {
         dir: dir.to_owned(),
         backbone,
+        seconds,
     })
 }
 

@@ -103,6 +103,9 @@ fn a_run_folder_made_with_other_settings_is_refused() {
     let second = attempt("40");
     let log = String::from_utf8_lossy(&second.stderr);
     assert!(!second.status.success(), "the folder was reused:\n{log}");
-    assert!(log.contains("belongs to a run with other settings"), "{log}");
+    assert!(
+        log.contains("belongs to a run with other settings"),
+        "{log}"
+    );
     assert!(log.contains("--eval-rows 40"), "{log}");
 }
