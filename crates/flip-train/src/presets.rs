@@ -39,10 +39,11 @@ impl Preset {
 
     /// Minutes on 2 CPU cores: the language model cut to its first 2 layers; pretraining on
     /// 4,096 sampled training rows for one epoch, the ID tower and the heads at learning rate
-    /// 1e-3 (with the official 1e-4, 128 Adam steps move embeddings initialised at N(0, 1e-4)
-    /// by at most about 0.013, and MTM barely leaves chance); the variants with the language model
-    /// finetuned on 4,096 sampled rows for at most 2 epochs; every variant scored on 2,000
-    /// sampled validation and test rows; the ID-only variants on all rows, at most 5 epochs.
+    /// 1e-3 (with the official 1e-4, 128 Adam steps move embeddings initialised at
+    /// N(0, 1e-4) by at most about 0.013, and MTM barely leaves chance); the variants with the
+    /// language model finetuned on 4,096 sampled rows for at most 2 epochs; every variant
+    /// scored on 2,000 sampled validation and test rows; the ID-only variants on all rows, at
+    /// most 5 epochs.
     pub fn cpu_quick() -> Self {
         Preset {
             name: "cpu-quick".into(),
