@@ -15,7 +15,7 @@ use flip_train::finetune::{FinetuneConfig, TextClassifier, evaluate_text, finetu
 use flip_train::parallel::Replicas;
 use flip_train::plot::{Series, line_chart};
 use flip_train::presets::Preset;
-use flip_train::report::{ModelResult, ResultsTable, SeedOutcome, write_atomically};
+use flip_train::report::{MeanStd, ModelResult, ResultsTable, SeedOutcome, write_atomically};
 use flip_train::{CtrTrainConfig, EpochRecord, evaluate, fit};
 use rand::SeedableRng;
 
@@ -742,18 +742,8 @@ fn paired_differences(
             if per_seed.is_empty() {
                 return None;
             }
-            let n = per_seed.len() as f64;
-            let mean = per_seed.iter().map(|(_, d)| d).sum::<f64>() / n;
-            let std = if per_seed.len() > 1 {
-                (per_seed
-                    .iter()
-                    .map(|(_, d)| (d - mean).powi(2))
-                    .sum::<f64>()
-                    / (n - 1.0))
-                    .sqrt()
-            } else {
-                0.0
-            };
+            let MeanStd { mean, std } =
+                MeanStd::of(&per_seed.iter().map(|&(_, d)| d).collect::<Vec<_>>());
             Some(Paired {
                 first: first.clone(),
                 second: second.clone(),
