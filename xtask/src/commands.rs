@@ -251,7 +251,8 @@ pub struct TrainArgs {
     /// Pretraining: keep the first k layers of the language model (overrides the preset).
     #[arg(long)]
     pub plm_layers: Option<usize>,
-    /// Continue an interrupted run from its checkpoint.
+    /// Continue an interrupted run: pretraining from its checkpoint; finetuning variants and
+    /// ID-model seeds that finished before (with the same settings) are reused, not retrained.
     #[arg(long)]
     pub resume: bool,
     /// Training rows sampled for the variants with the language model (overrides the preset).

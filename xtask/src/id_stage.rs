@@ -1,11 +1,13 @@
 //! `cargo xtask train --stage id`: ID-model baselines, several seeds, a results table.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use flip_data::{FlipHome, PreparedDataset, Split};
-use flip_id_models::InputShape;
-use flip_train::report::{ModelResult, ResultsTable, SeedOutcome};
-use flip_train::{evaluate, fit};
+use flip_data::{FlipHome, PreparedDataset, Split, SplitData};
+use flip_id_models::{InputShape, ModelConfig};
+use flip_train::report::{ModelResult, ResultsTable, SeedOutcome, write_atomically};
+use flip_train::{CtrTrainConfig, evaluate, fit};
 
 use crate::commands::TrainArgs;
 
@@ -17,12 +19,14 @@ pub fn run(
     device: &Device,
 ) -> Result<()> {
     let meta = dataset.meta();
-    let train = dataset.load(Split::Train)?;
-    let valid = dataset.load(Split::Valid)?;
-    let test = dataset.load(Split::Test)?;
-    let shape = InputShape {
-        num_features: meta.vocab_size as usize,
-        num_fields: meta.fields.len(),
+    let data = Splits {
+        train: dataset.load(Split::Train)?,
+        valid: dataset.load(Split::Valid)?,
+        test: dataset.load(Split::Test)?,
+        shape: InputShape {
+            num_features: meta.vocab_size as usize,
+            num_fields: meta.fields.len(),
+        },
     };
     let base = args.train_config(meta.vocab_size)?;
     let dir = args.run_dir(home, dataset);
@@ -31,9 +35,9 @@ pub fn run(
         "{} ({} split, {} / {} / {} rows), Adam lr {}, batch {}, embedding L2 {}, {} embedding updates",
         meta.name,
         meta.recipe.split.protocol,
-        train.len(),
-        valid.len(),
-        test.len(),
+        data.train.len(),
+        data.valid.len(),
+        data.test.len(),
         base.learning_rate,
         base.batch_size,
         base.embedding_l2,
@@ -49,44 +53,138 @@ pub fn run(
         let name = model_config.name();
         let mut outcomes = Vec::new();
         for seed in args.seed_list() {
-            tracing::info!("{name}, seed {seed}");
             let config = flip_train::CtrTrainConfig {
                 seed,
                 ..base.clone()
             };
-            device.seed(seed);
-            let ad = device.clone().autodiff();
-            let model = model_config.init(shape, &ad);
-            let log_path = dir.join(format!("{name}-seed{seed}.jsonl"));
-            let mut log = String::new();
-            let fitted = fit(model, &train, &valid, &config, &ad, |record| {
-                log.push_str(&serde_json::to_string(record).expect("records serialize"));
-                log.push('\n');
-            });
-            flip_train::report::write_atomically(&log_path, log.as_bytes())?;
-            let best = &fitted.history[fitted.best_epoch - 1];
-            let outcome = SeedOutcome {
-                seed,
-                test: evaluate(&fitted.model, &test, config.eval_batch_size, device),
-                valid: best.valid,
-                best_epoch: fitted.best_epoch,
-                epochs: fitted.history.len(),
-                seconds_per_epoch: fitted.history.iter().map(|r| r.train_seconds).sum::<f64>()
-                    / fitted.history.len() as f64,
+            let record = FinishedSeed {
+                model: serde_json::to_value(&model_config)?,
+                config,
+                outcome: None,
             };
-            tracing::info!(
-                "{name}, seed {seed}: test AUC {:.4}, LogLoss {:.4}",
-                outcome.test.auc,
-                outcome.test.logloss
-            );
-            outcomes.push(outcome);
+            let finished_path = dir.join("finished").join(format!("{name}-seed{seed}.json"));
+            if let Some(outcome) = args
+                .resume
+                .then(|| record.earlier(&finished_path))
+                .flatten()
+            {
+                tracing::info!(
+                    "{name}, seed {seed}: finished before with the same settings, reusing {}",
+                    finished_path.display()
+                );
+                outcomes.push(outcome);
+            } else {
+                tracing::info!("{name}, seed {seed}");
+                let outcome = train_one_seed(&model_config, &record.config, &data, &dir, device)?;
+                FinishedSeed {
+                    outcome: Some(outcome.clone()),
+                    ..record
+                }
+                .write(&finished_path)?;
+                outcomes.push(outcome);
+            }
+            // The table after every seed, so that an interrupted run keeps what it finished.
+            table
+                .rows
+                .insert(name.to_owned(), ModelResult::new(name, outcomes.clone()));
+            table.save(&dir)?;
         }
-        table
-            .rows
-            .insert(name.to_owned(), ModelResult::new(name, outcomes));
-        table.save(&dir)?;
     }
     println!("{}", table.markdown());
     println!("written to {}", dir.display());
     Ok(())
+}
+
+/// The three splits and the input shape they give the models.
+struct Splits {
+    train: SplitData,
+    valid: SplitData,
+    test: SplitData,
+    shape: InputShape,
+}
+
+/// Trains one model with one seed, writes its epoch metrics to `<model>-seed<seed>.jsonl` and
+/// scores the best epoch on the test split.
+fn train_one_seed(
+    model_config: &ModelConfig,
+    config: &CtrTrainConfig,
+    data: &Splits,
+    dir: &Path,
+    device: &Device,
+) -> Result<SeedOutcome> {
+    let (name, seed) = (model_config.name(), config.seed);
+    device.seed(seed);
+    let ad = device.clone().autodiff();
+    let model = model_config.init(data.shape, &ad);
+    let log_path = dir.join(format!("{name}-seed{seed}.jsonl"));
+    let mut log = String::new();
+    let fitted = fit(model, &data.train, &data.valid, config, &ad, |record| {
+        log.push_str(&serde_json::to_string(record).expect("records serialize"));
+        log.push('\n');
+        // Rewritten after every epoch, so that a long run can be followed.
+        if let Err(e) = write_atomically(&log_path, log.as_bytes()) {
+            tracing::warn!("{}: {e}", log_path.display());
+        }
+    });
+    let best = &fitted.history[fitted.best_epoch - 1];
+    let outcome = SeedOutcome {
+        seed,
+        test: evaluate(&fitted.model, &data.test, config.eval_batch_size, device),
+        valid: best.valid,
+        best_epoch: fitted.best_epoch,
+        epochs: fitted.history.len(),
+        seconds_per_epoch: fitted.history.iter().map(|r| r.train_seconds).sum::<f64>()
+            / fitted.history.len() as f64,
+    };
+    tracing::info!(
+        "{name}, seed {seed}: test AUC {:.4}, LogLoss {:.4}",
+        outcome.test.auc,
+        outcome.test.logloss
+    );
+    Ok(outcome)
+}
+
+/// What a finished seed leaves in `finished/<model>-seed<seed>.json`: the model and trainer
+/// settings it ran with and its outcome, so that `--resume` reuses it only under the same
+/// settings.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FinishedSeed {
+    /// The model configuration, as serialized by [`ModelConfig`].
+    model: serde_json::Value,
+    config: CtrTrainConfig,
+    outcome: Option<SeedOutcome>,
+}
+
+impl FinishedSeed {
+    /// The outcome recorded at `path` by an earlier run with the same settings as `self`;
+    /// `None` (with the reason logged) when there is none, it is unreadable, or the settings
+    /// differ.
+    fn earlier(&self, path: &Path) -> Option<SeedOutcome> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let earlier: FinishedSeed = match serde_json::from_str(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("{}: unreadable ({e}); training again", path.display());
+                return None;
+            }
+        };
+        if earlier.model != self.model || earlier.config != self.config {
+            tracing::info!(
+                "{}: made with other settings ({:?} vs now {:?}); training again",
+                path.display(),
+                earlier.config,
+                self.config
+            );
+            return None;
+        }
+        earlier.outcome
+    }
+
+    fn write(&self, path: &Path) -> Result<()> {
+        let parent = path.parent().expect("a file in a folder");
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+        write_atomically(path, serde_json::to_string_pretty(self)?.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
+    }
 }

@@ -109,3 +109,50 @@ fn a_run_folder_made_with_other_settings_is_refused() {
     );
     assert!(log.contains("--eval-rows 40"), "{log}");
 }
+
+#[test]
+fn id_baselines_resume_finished_seeds_and_retrain_changed_settings() {
+    let home = tempfile::tempdir().unwrap();
+    let run = home.path().join("id-run");
+    let tiny = workspace().join("crates/flip-plm/tests/fixtures/tiny-bert");
+    let train_id = |epochs: &str, resume: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command
+            .args(["--home", home.path().to_str().unwrap(), "train"])
+            .args(["--stage", "id", "--dataset", "example-clicks"])
+            .args(["--model", "lr,fm", "--seeds", "2", "--epochs", epochs])
+            .args(["--plm", tiny.to_str().unwrap()])
+            .args(["--out", run.to_str().unwrap()])
+            .env("FLIP_LOG", "info");
+        if resume {
+            command.arg("--resume");
+        }
+        let output = command.output().expect("the xtask binary runs");
+        let log = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "train failed:\n{log}");
+        let results = std::fs::read_to_string(run.join("results.json")).expect("results.json");
+        let results: serde_json::Value = serde_json::from_str(&results).unwrap();
+        (results, log)
+    };
+    let (uninterrupted, _) = train_id("2", false);
+    assert_eq!(numbers(&uninterrupted).len(), 4, "2 models x 2 seeds");
+    // Every seed leaves its epoch metrics and a record for --resume.
+    for name in ["lr-seed2012", "fm-seed2013"] {
+        assert!(run.join(format!("{name}.jsonl")).is_file());
+        assert!(run.join("finished").join(format!("{name}.json")).is_file());
+    }
+
+    // As if interrupted during FM's second seed.
+    std::fs::remove_file(run.join("finished/fm-seed2013.json")).unwrap();
+    std::fs::remove_file(run.join("results.json")).unwrap();
+    let (resumed, log) = train_id("2", true);
+    assert!(log.contains("lr, seed 2013: finished before"), "{log}");
+    assert!(log.contains("fm, seed 2012: finished before"), "{log}");
+    assert!(!log.contains("fm, seed 2013: finished before"), "{log}");
+    assert_eq!(numbers(&resumed), numbers(&uninterrupted));
+
+    // Other settings: nothing is reused.
+    let (_, log) = train_id("1", true);
+    assert!(!log.contains("finished before"), "{log}");
+    assert!(log.contains("made with other settings"), "{log}");
+}

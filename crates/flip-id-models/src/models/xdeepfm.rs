@@ -49,18 +49,20 @@ pub struct CinLayer {
 }
 
 impl CinLayer {
+    /// Maps are kept with the embedding dimension second, so that the whole layer is one
+    /// `[B·d, H_{k−1}·M] × [H_{k−1}·M, H_k]` matrix product (one weight gradient, not one
+    /// per row to be summed afterwards).
+    ///
     /// # Shapes
-    /// - `h`: `[B, H_{k−1}, d]`, `x0`: `[B, M, d]`
-    /// - output: `[B, H_k, d]`
+    /// - `h`: `[B, d, H_{k−1}]`, `x0`: `[B, d, M]`
+    /// - output: `[B, d, H_k]`
     pub fn forward(&self, h: Tensor<3>, x0: Tensor<3>) -> Tensor<3> {
-        let [b, hk, d] = h.dims();
-        let [_, m, _] = x0.dims();
-        let z = (h.unsqueeze_dim::<4>(2) * x0.unsqueeze_dim::<4>(1)).reshape([b, hk * m, d]);
+        let [b, d, hk] = h.dims();
+        let [_, _, m] = x0.dims();
+        let z = (h.unsqueeze_dim::<4>(3) * x0.unsqueeze_dim::<4>(2)).reshape([b * d, hk * m]);
         let maps = self.weight.shape().dims::<2>()[1];
-        let out = z
-            .swap_dims(1, 2)
-            .matmul(self.weight.val().unsqueeze_dim::<3>(0)); // [B, d, H_k]
-        (out + self.bias.val().reshape([1, 1, maps])).swap_dims(1, 2)
+        let out = z.matmul(self.weight.val()) + self.bias.val().unsqueeze_dim(0);
+        out.reshape([b, d, maps])
     }
 }
 
@@ -135,22 +137,23 @@ impl XDeepFm {
     /// - output: `[B, Σ output maps]`
     pub fn cin(&self, x0: Tensor<3>) -> Tensor<2> {
         let [b, _, _] = x0.dims();
+        let x0 = x0.swap_dims(1, 2); // [B, d, M]
         let mut h = x0.clone();
         let mut pooled = Vec::new();
         for (k, layer) in self.cin.iter().enumerate() {
-            let out = layer.forward(h, x0.clone());
-            let [_, maps, _] = out.dims();
+            let out = layer.forward(h, x0.clone()); // [B, d, H_k]
+            let [_, _, maps] = out.dims();
             let last = k + 1 == self.cin.len();
             let (next, to_output) = if last || layer.next == maps {
                 (out.clone(), out)
             } else {
                 (
-                    out.clone().narrow(1, 0, layer.next),
-                    out.narrow(1, layer.next, maps - layer.next),
+                    out.clone().narrow(2, 0, layer.next),
+                    out.narrow(2, layer.next, maps - layer.next),
                 )
             };
-            let [_, kept, _] = to_output.dims();
-            pooled.push(to_output.sum_dim(2).reshape([b, kept]));
+            let [_, _, kept] = to_output.dims();
+            pooled.push(to_output.sum_dim(1).reshape([b, kept]));
             h = next;
         }
         Tensor::cat(pooled, 1)
@@ -225,6 +228,52 @@ mod tests {
                     .sum()
             })
             .collect();
+        assert_close(&values(model.cin(x0)), &expected, 1e-5);
+    }
+
+    #[test]
+    fn two_cin_layers_with_split_half_by_hand() {
+        let device = device();
+        let model = XDeepFmConfig::new()
+            .with_embedding_dim(2)
+            .with_cin_layers(vec![4, 2])
+            .with_hidden(vec![4])
+            .init(
+                InputShape {
+                    num_features: 6,
+                    num_fields: 2,
+                },
+                &device,
+            );
+        let e = [[0.5f32, 2.0], [-1.5, 1.0]];
+        let x0 = Tensor::<2>::from_floats(e, &device).unsqueeze_dim::<3>(0);
+        // One layer by hand: maps[h][k] = Σ_{(i,j)} W[(i,j), h] prev[i][k] e[j][k] + b_h.
+        let layer = |prev: &[Vec<f32>], w: &[f32], b: &[f32], maps: usize| -> Vec<Vec<f32>> {
+            (0..maps)
+                .map(|h| {
+                    (0..2)
+                        .map(|k| {
+                            let mut acc = b[h];
+                            for (i, row) in prev.iter().enumerate() {
+                                for (j, ej) in e.iter().enumerate() {
+                                    acc += w[(i * 2 + j) * maps + h] * row[k] * ej[k];
+                                }
+                            }
+                            acc
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let params = |l: &CinLayer| (values(l.weight.val()), values(l.bias.val()));
+        let (w1, b1) = params(&model.cin[0]);
+        let (w2, b2) = params(&model.cin[1]);
+        let x0_rows: Vec<Vec<f32>> = e.iter().map(|r| r.to_vec()).collect();
+        let first = layer(&x0_rows, &w1, &b1, 4);
+        // Maps 0 and 1 go on, maps 2 and 3 go to the output.
+        let second = layer(&first[..2], &w2, &b2, 2);
+        let pool = |m: &Vec<f32>| m.iter().sum::<f32>();
+        let expected: Vec<f32> = first[2..].iter().chain(&second).map(pool).collect();
         assert_close(&values(model.cin(x0)), &expected, 1e-5);
     }
 
