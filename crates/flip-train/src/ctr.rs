@@ -254,7 +254,9 @@ pub fn fit(
             .as_ref()
             .is_none_or(|(auc, _, _)| valid_eval.auc > *auc);
         if improved {
-            best = Some((valid_eval.auc, epoch, model.clone()));
+            // `valid()`, not `clone()`: a clone shares the batch-norm running statistics
+            // (burn's `RunningState` is an `Arc`), which later epochs would keep updating.
+            best = Some((valid_eval.auc, epoch, model.valid()));
             since_best = 0;
         } else {
             since_best += 1;
@@ -266,7 +268,7 @@ pub fn fit(
     }
     let (_, best_epoch, best_model) = best.expect("at least one epoch");
     Fitted {
-        model: best_model.valid(),
+        model: best_model,
         history,
         best_epoch,
     }

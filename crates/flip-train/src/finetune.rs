@@ -331,7 +331,8 @@ pub fn finetune(
         on_epoch(&record);
         history.push(record);
         if best.as_ref().is_none_or(|(a, _, _)| valid_eval.auc > *a) {
-            best = Some((valid_eval.auc, epoch, model.clone()));
+            // A snapshot (`valid()`): a clone would share batch-norm running statistics.
+            best = Some((valid_eval.auc, epoch, model.valid()));
             since_best = 0;
         } else {
             since_best += 1;
@@ -342,7 +343,7 @@ pub fn finetune(
     }
     let (_, best_epoch, model) = best.expect("at least one epoch");
     FittedText {
-        model: model.valid(),
+        model,
         history,
         best_epoch,
     }

@@ -141,3 +141,51 @@ fn row_sparse_updates_learn_the_same_task() {
         assert!(auc > 0.9, "{name} with row-sparse updates: AUC {auc}");
     }
 }
+
+/// The model `fit` returns is the best epoch's, batch-norm running statistics included: it
+/// scores the validation split exactly as that epoch did, although training went on after it.
+#[test]
+fn the_best_epoch_is_restored_with_its_batch_norm_statistics() {
+    // Training labels are coin flips: the validation AUC wanders from epoch to epoch, and
+    // training stops one epoch after the first that does not improve.
+    let mut train = synthetic(2_000, 4);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
+    for label in &mut train.labels {
+        *label = u8::from(rng.random_bool(0.5));
+    }
+    let valid = synthetic(2_000, 5);
+    let config = CtrTrainConfig {
+        batch_size: 64,
+        max_epochs: 6,
+        patience: 1,
+        learning_rate: 1e-2,
+        ..CtrTrainConfig::default()
+    };
+    let device = Device::flex();
+    let shape = InputShape {
+        num_features: 3 * VALUES,
+        num_fields: 3,
+    };
+    device.seed(11);
+    let model = small("afn").init(shape, &device.clone().autodiff());
+    let fitted = fit(
+        model,
+        &train,
+        &valid,
+        &config,
+        &device.clone().autodiff(),
+        |_| {},
+    );
+    let aucs: Vec<f64> = fitted.history.iter().map(|r| r.valid.auc).collect();
+    assert!(
+        fitted.best_epoch < fitted.history.len(),
+        "the test needs epochs after the best one: {aucs:?}"
+    );
+    let again = evaluate(&fitted.model, &valid, 4096, &device);
+    let recorded = fitted.history[fitted.best_epoch - 1].valid;
+    assert!(
+        (again.auc - recorded.auc).abs() < 1e-9 && (again.logloss - recorded.logloss).abs() < 1e-6,
+        "restored {again:?} vs epoch {} {recorded:?} (all: {aucs:?})",
+        fitted.best_epoch
+    );
+}
