@@ -15,6 +15,26 @@ out="${OUT:-gpu-check}"
 mkdir -p "$out"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/gpu}"
 
+# burn-cuda 0.22 (cubecl-cuda 0.11) links an LLVM bundle that the build script of
+# tracel-llvm-bundler downloads from GitHub on first use. Say so before a long build fails
+# on a machine that cannot reach GitHub.
+llvm="tracel-llvm-23.1.0-4"
+installed="${XDG_DATA_HOME:-$HOME/.local/share}/tracel/$llvm/.tracel-llvm-installed"
+archive="$HOME/.cache/tracel/$llvm-linux-x64.tar.xz"
+checksums="$HOME/.cache/tracel/$llvm-linux-x64.checksums.json"
+if [[ -f "$installed" ]]; then
+    echo "LLVM bundle for cubecl: installed"
+elif [[ -f "$archive" && -f "$checksums" ]]; then
+    echo "LLVM bundle for cubecl: installing from $archive"
+    export TRACEL_LLVM_BUNDLER_SKIP_CHECKSUM_DOWNLOAD=1
+else
+    echo "The cuda build downloads $llvm (linux-x64) from" \
+        "https://github.com/tracel-ai/tracel-llvm/releases/download/v23.1.0-4/." \
+        "Without access to GitHub, put linux-x64.tar.xz and linux-x64.checksums.json from there" \
+        "into $HOME/.cache/tracel/ as $llvm-linux-x64.tar.xz and" \
+        "$llvm-linux-x64.checksums.json (see docs/backends.md)." >&2
+fi
+
 started=$(date +%s)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt" || true
 cargo build --release -p xtask --features cuda

@@ -44,6 +44,32 @@ fn torch_lib_dir() -> Result<String> {
     Ok(lines.next().unwrap_or_default().to_owned())
 }
 
+/// burn-cuda 0.22 (cubecl-cuda 0.11) links an LLVM bundle that the build script of
+/// `tracel-llvm-bundler` downloads from GitHub on first use (docs/backends.md, CUDA). Warns
+/// before the long build when the bundle is neither installed nor in the download cache.
+fn warn_if_cubecl_llvm_must_download() {
+    const BUNDLE: &str = "tracel-llvm-23.1.0-4";
+    let Some(home) = std::env::var_os("HOME").map(std::path::PathBuf::from) else {
+        return;
+    };
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| home.join(".local/share"));
+    let installed = data
+        .join("tracel")
+        .join(BUNDLE)
+        .join(".tracel-llvm-installed");
+    let cached = home
+        .join(".cache/tracel")
+        .join(format!("{BUNDLE}-linux-x64.tar.xz"));
+    if !installed.is_file() && !cached.is_file() {
+        tracing::warn!(
+            "the cuda build downloads {BUNDLE} from github.com/tracel-ai/tracel-llvm/releases; \
+             without access to GitHub it fails: see docs/backends.md (CUDA) for the offline install"
+        );
+    }
+}
+
 pub fn check_backends(workspace: &Path, args: &CheckBackendsArgs) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for backend in &args.backends {
@@ -57,7 +83,8 @@ pub fn check_backends(workspace: &Path, args: &CheckBackendsArgs) -> Result<()> 
             )
             .current_dir(workspace);
         match backend.as_str() {
-            "wgpu" | "cuda" => {}
+            "wgpu" => {}
+            "cuda" => warn_if_cubecl_llvm_must_download(),
             "tch" => {
                 let lib = torch_lib_dir()?;
                 let path = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
