@@ -32,6 +32,13 @@ fn train(home: &Path, run: &Path, resume: bool) -> (serde_json::Value, String) {
             run.to_str().unwrap(),
         ])
         .env("FLIP_LOG", "info");
+    let (results, log) = run_to_results(command, run, resume);
+    (results["table"].clone(), log)
+}
+
+/// Runs `command` (with `--resume` when asked), which must succeed, and reads the run's
+/// `results.json`; also returns the log.
+fn run_to_results(mut command: Command, run: &Path, resume: bool) -> (serde_json::Value, String) {
     if resume {
         command.arg("--resume");
     }
@@ -39,8 +46,7 @@ fn train(home: &Path, run: &Path, resume: bool) -> (serde_json::Value, String) {
     let log = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "train failed:\n{log}");
     let results = std::fs::read_to_string(run.join("results.json")).expect("results.json");
-    let results: serde_json::Value = serde_json::from_str(&results).unwrap();
-    (results["table"].clone(), log)
+    (serde_json::from_str(&results).unwrap(), log)
 }
 
 /// The measured numbers of a results table (timings differ between runs by nature).
@@ -124,15 +130,7 @@ fn id_baselines_resume_finished_seeds_and_retrain_changed_settings() {
             .args(["--plm", tiny.to_str().unwrap()])
             .args(["--out", run.to_str().unwrap()])
             .env("FLIP_LOG", "info");
-        if resume {
-            command.arg("--resume");
-        }
-        let output = command.output().expect("the xtask binary runs");
-        let log = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "train failed:\n{log}");
-        let results = std::fs::read_to_string(run.join("results.json")).expect("results.json");
-        let results: serde_json::Value = serde_json::from_str(&results).unwrap();
-        (results, log)
+        run_to_results(command, &run, resume)
     };
     let (uninterrupted, _) = train_id("2", false);
     assert_eq!(numbers(&uninterrupted).len(), 4, "2 models x 2 seeds");
