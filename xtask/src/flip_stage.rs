@@ -214,13 +214,7 @@ impl Experiment<'_> {
     /// Records a finished variant: on disk for `--resume`, and in the curves and timings.
     fn finish(&mut self, name: &str, seed: u64, done: &Finished) {
         let path = self.finished_path(name, seed);
-        let written = std::fs::create_dir_all(path.parent().expect("has a parent"))
-            .map_err(anyhow::Error::from)
-            .and_then(|()| {
-                write_atomically(&path, serde_json::to_string_pretty(done)?.as_bytes())
-                    .map_err(anyhow::Error::from)
-            });
-        if let Err(e) = written {
+        if let Err(e) = flip_train::report::write_json_atomically(&path, done) {
             tracing::warn!(
                 "{}: cannot record the finished variant: {e:#}",
                 path.display()

@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use burn::tensor::Device;
 use flip_data::{FlipHome, PreparedDataset, Split, SplitData};
 use flip_id_models::{InputShape, ModelConfig};
-use flip_train::report::{ModelResult, ResultsTable, SeedOutcome, write_atomically};
+use flip_train::report::{
+    ModelResult, ResultsTable, SeedOutcome, write_atomically, write_json_atomically,
+};
 use flip_train::{CtrTrainConfig, evaluate, fit};
 
 use crate::commands::TrainArgs;
@@ -181,10 +183,6 @@ impl FinishedSeed {
     }
 
     fn write(&self, path: &Path) -> Result<()> {
-        let parent = path.parent().expect("a file in a folder");
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-        write_atomically(path, serde_json::to_string_pretty(self)?.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))
+        write_json_atomically(path, self).with_context(|| format!("writing {}", path.display()))
     }
 }

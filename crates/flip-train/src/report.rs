@@ -139,6 +139,15 @@ impl ResultsTable {
     }
 }
 
+/// Writes `value` as pretty JSON to `path` (creating its folder) through a temporary file.
+pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let json = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    write_atomically(path, json.as_bytes())
+}
+
 /// Writes `bytes` to a temporary file next to `path`, then renames it over `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
