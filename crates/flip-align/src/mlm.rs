@@ -108,10 +108,10 @@ impl MlmHead {
         let [b, l, h] = states.dims();
         let [_, d] = id_repr.dims();
         let rows = id_repr.reshape([b, 1, d]).expand([b, l, d]);
-        let hidden = self
-            .dropout
-            .forward(tanh(self.dense.forward(Tensor::cat(vec![states, rows], 2))));
-        let all = self.decoder.forward(hidden.reshape([b * l, h]));
+        // Token-major `[B·L, H + d]`, so that the projections are 2-D matrix products.
+        let joined = Tensor::cat(vec![states, rows], 2).reshape([b * l, h + d]);
+        let hidden = self.dropout.forward(tanh(self.dense.forward(joined)));
+        let all = self.decoder.forward(hidden);
         let logits = all.select(0, positions);
         let [n, _] = logits.dims();
         let targets = targets.reshape([n, 1]);

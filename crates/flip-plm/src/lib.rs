@@ -23,6 +23,7 @@
 //! ```
 
 pub mod config;
+pub mod dropout;
 pub mod encoder;
 pub mod error;
 pub mod load;

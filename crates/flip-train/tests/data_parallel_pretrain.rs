@@ -1,6 +1,6 @@
 //! Pretraining data-parallel on two devices (two replicas on the CPU) follows the same path as
-//! on one device with the same global batch: the same logged losses and the same final weights,
-//! up to the order of floating-point sums. The contrastive loss still sees the whole batch as
+//! on one device with the same global batch: the same logged losses and the same final weights
+//! (the attention key biases aside, see below), up to the order of floating-point sums. The contrastive loss still sees the whole batch as
 //! negatives. Dropout off: each device draws its own masks. One test in its own process
 //! (burn's device random stream is global).
 
@@ -12,7 +12,7 @@ use flip_train::pretrain::{PretrainConfig, PretrainRun};
 
 mod pretraining_fixture;
 
-use pretraining_fixture::{data, masker, model, noise, values};
+use pretraining_fixture::{data, masker, model, noise, values_where};
 
 #[test]
 fn two_devices_pretrain_like_one() {
@@ -74,7 +74,14 @@ fn two_devices_pretrain_like_one() {
             assert!((u - v).abs() < 1e-4, "step {}: {name} {u} vs {v}", x.step);
         }
     }
-    let (wa, wb) = (values(&one.model), values(&two.model));
+    // The attention key biases are left out: their exact gradient is zero (softmax ignores a
+    // shift shared by all scores of a row), so they receive rounding noise, which Adam turns
+    // into steps of up to the learning rate whose sign depends on the order of the sums.
+    let not_key_bias = |path: &[String]| !path.ends_with(&["key".to_owned(), "bias".to_owned()]);
+    let (wa, wb) = (
+        values_where(&one.model, not_key_bias),
+        values_where(&two.model, not_key_bias),
+    );
     let worst = wa
         .iter()
         .zip(&wb)

@@ -75,19 +75,38 @@ pub fn model(
     )
 }
 
-#[derive(Default)]
-struct Values(Vec<f32>);
+/// Collects the values of the parameters whose module path (`["plm", "encoder", "layer", "0",
+/// "attention", "key", "bias"]`) passes `keep`.
+struct Values {
+    keep: fn(&[String]) -> bool,
+    path: Vec<String>,
+    values: Vec<f32>,
+}
 
 impl ModuleVisitor for Values {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_owned());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0
-            .extend(param.val().into_data().convert::<f32>().iter::<f32>());
+        if (self.keep)(&self.path) {
+            self.values
+                .extend(param.val().into_data().convert::<f32>().iter::<f32>());
+        }
     }
 }
 
-/// Every parameter value, in module order.
-pub fn values(m: &FlipPretrainer) -> Vec<f32> {
-    let mut v = Values::default();
+/// The values of the parameters whose module path passes `keep`, in module order.
+pub fn values_where(m: &FlipPretrainer, keep: fn(&[String]) -> bool) -> Vec<f32> {
+    let mut v = Values {
+        keep,
+        path: Vec::new(),
+        values: Vec::new(),
+    };
     m.visit(&mut v);
-    v.0
+    v.values
 }
