@@ -3,7 +3,7 @@
 //! burn's `Dropout` draws its mask through the backend's random-tensor op; burn-flex (the CPU
 //! backend) fills it one element at a time from a ChaCha generator under a lock, which took
 //! about 12% of a MiniLM training step (docs/benchmarks.md). On the flex backend (with this
-//! crate's `flex` feature) the mask is drawn here instead: a 64-bit seed taken from the
+//! crate's `flex` feature) the mask is drawn here instead: a 60-bit seed taken from the
 //! backend's seeded generator, then blocks of 65,536 elements, each from its own small fast
 //! generator (Xoshiro256++, seeded from the seed and the block number), filled in parallel.
 //! Runs stay reproducible under `Device::seed`. Other backends keep burn's dropout: moving a
