@@ -12,7 +12,7 @@ use flip_train::pretrain::{PretrainConfig, PretrainRun};
 
 mod pretraining_fixture;
 
-use pretraining_fixture::{data, masker, model, noise, values_where};
+use pretraining_fixture::{data, masker, max_difference, model, noise, values_where};
 
 /// Whether a parameter's module path names an attention key bias.
 fn key_bias(path: &[String]) -> bool {
@@ -88,22 +88,14 @@ fn two_devices_pretrain_like_one() {
         values_where(&two.model, key_bias),
     );
     assert_eq!(ka.len(), 2 * 32, "two layers of width 32");
-    let drift = ka
-        .iter()
-        .zip(&kb)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let drift = max_difference(&ka, &kb);
     assert!(drift <= 6.0 * 1e-3, "key biases differ by {drift}");
     let not_key_bias = |path: &[String]| !key_bias(path);
     let (wa, wb) = (
         values_where(&one.model, not_key_bias),
         values_where(&two.model, not_key_bias),
     );
-    let worst = wa
-        .iter()
-        .zip(&wb)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let worst = max_difference(&wa, &wb);
     assert!(worst < 1e-4, "weights differ by {worst}");
     assert!(
         (one.model.temperature() - 0.7).abs() > 1e-4,

@@ -12,7 +12,7 @@ use flip_train::pretrain::{PretrainConfig, PretrainRun};
 
 mod pretraining_fixture;
 
-use pretraining_fixture::{data, masker, model, noise, values_where};
+use pretraining_fixture::{data, masker, max_difference, model, noise, values_where};
 
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
@@ -88,11 +88,7 @@ fn resumed_run_equals_uninterrupted_run() {
         values_where(&resumed.model, every),
     );
     assert_eq!(a.len(), b.len());
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let worst = max_difference(&a, &b);
     assert!(worst < 1e-5, "resumed weights differ by {worst}");
     for file in [
         "pretrain.jsonl",

@@ -110,3 +110,12 @@ pub fn values_where(m: &FlipPretrainer, keep: fn(&[String]) -> bool) -> Vec<f32>
     m.visit(&mut v);
     v.values
 }
+
+/// The largest absolute difference between two equally long lists of values.
+pub fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lists of different lengths");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
