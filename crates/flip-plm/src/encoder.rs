@@ -9,13 +9,14 @@ use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
     Linear, LinearConfig,
 };
-use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax};
+use burn::tensor::activation::{gelu_approximate, relu};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
 use crate::config::{Activation, Architecture, PlmConfig};
 use crate::dropout::dropout;
+use crate::fused::{gelu, layer_norm as normalise, softmax_last};
 
 /// Standard deviation of BERT's normal initialisation.
 const INIT_STD: f64 = 0.02;
@@ -54,6 +55,8 @@ pub struct Embeddings {
     /// `[T, H]`.
     pub token_type_embeddings: Embedding,
     layer_norm: LayerNorm,
+    /// The LayerNorms' epsilon (burn's `LayerNorm` keeps its own private).
+    norm_epsilon: f64,
     dropout: Dropout,
     /// 0 for BERT; RoBERTa numbers real tokens from `pad_token_id + 1` and gives padding
     /// `pad_token_id`.
@@ -86,7 +89,10 @@ impl Embeddings {
         let x = self.word_embeddings.forward(tokens)
             + self.position_embeddings.forward(positions)
             + self.token_type_embeddings.forward(types);
-        dropout(&self.dropout, self.layer_norm.forward(x))
+        dropout(
+            &self.dropout,
+            normalise(&self.layer_norm, self.norm_epsilon, x),
+        )
     }
 }
 
@@ -98,6 +104,7 @@ pub struct Attention {
     value: Linear,
     output: Linear,
     output_norm: LayerNorm,
+    norm_epsilon: f64,
     probs_dropout: Dropout,
     dropout: Dropout,
     heads: usize,
@@ -123,7 +130,7 @@ impl Attention {
         let context = if x.device().is_autodiff() {
             // Training: spelled out, for the dropout on the attention probabilities.
             let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias;
-            let probs = dropout(&self.probs_dropout, softmax(scores, 3));
+            let probs = dropout(&self.probs_dropout, softmax_last(scores));
             probs.matmul(v)
         } else {
             // Scoring: no dropout, so the backend's fused attention (scale 1/sqrt(d)).
@@ -131,8 +138,8 @@ impl Attention {
             attention(q, k, v, None, Some(bias), AttentionModuleOptions::default())
         };
         let context = context.swap_dims(1, 2).reshape([n, h]);
-        self.output_norm
-            .forward(x + dropout(&self.dropout, self.output.forward(context)))
+        let x = x + dropout(&self.dropout, self.output.forward(context));
+        normalise(&self.output_norm, self.norm_epsilon, x)
     }
 }
 
@@ -143,6 +150,7 @@ pub struct Layer {
     intermediate: Linear,
     output: Linear,
     output_norm: LayerNorm,
+    norm_epsilon: f64,
     dropout: Dropout,
     /// `gelu`, `gelu_tanh` or `relu`.
     activation: String,
@@ -160,8 +168,8 @@ impl Layer {
             "relu" => relu(inner),
             _ => gelu(inner),
         };
-        self.output_norm
-            .forward(x + dropout(&self.dropout, self.output.forward(inner)))
+        let x = x + dropout(&self.dropout, self.output.forward(inner));
+        normalise(&self.output_norm, self.norm_epsilon, x)
     }
 }
 
@@ -178,6 +186,7 @@ pub struct Layers {
 pub struct MlmHead {
     dense: Linear,
     layer_norm: LayerNorm,
+    norm_epsilon: f64,
     bias: Param<Tensor<1>>,
 }
 
@@ -215,6 +224,7 @@ impl PlmConfig {
                     value: linear(h, h, device),
                     output: linear(h, h, device),
                     output_norm: layer_norm(self, device),
+                    norm_epsilon: self.layer_norm_eps,
                     probs_dropout: DropoutConfig::new(self.attention_dropout).init(),
                     dropout: DropoutConfig::new(self.hidden_dropout).init(),
                     heads: self.num_heads,
@@ -222,6 +232,7 @@ impl PlmConfig {
                 intermediate: linear(h, self.intermediate_size, device),
                 output: linear(self.intermediate_size, h, device),
                 output_norm: layer_norm(self, device),
+                norm_epsilon: self.layer_norm_eps,
                 dropout: DropoutConfig::new(self.hidden_dropout).init(),
                 activation: match self.activation {
                     Activation::Gelu => "gelu",
@@ -237,6 +248,7 @@ impl PlmConfig {
                 position_embeddings: embedding(self.max_position_embeddings, h, device),
                 token_type_embeddings: embedding(self.type_vocab_size.max(1), h, device),
                 layer_norm: layer_norm(self, device),
+                norm_epsilon: self.layer_norm_eps,
                 dropout: DropoutConfig::new(self.hidden_dropout).init(),
                 position_offset: match self.architecture {
                     Architecture::Bert => 0,
@@ -247,6 +259,7 @@ impl PlmConfig {
             mlm: mlm_head.then(|| MlmHead {
                 dense: linear(h, h, device),
                 layer_norm: layer_norm(self, device),
+                norm_epsilon: self.layer_norm_eps,
                 bias: Initializer::Zeros.init([self.vocab_size], device),
             }),
             hidden_size: h,
@@ -309,7 +322,11 @@ impl Plm {
             .mlm
             .as_ref()
             .expect("the model has no MLM head; build or load it with one");
-        let h = head.layer_norm.forward(gelu(head.dense.forward(states)));
+        let h = normalise(
+            &head.layer_norm,
+            head.norm_epsilon,
+            gelu(head.dense.forward(states)),
+        );
         let [v] = head.bias.shape().dims();
         h.matmul(self.embeddings.word_embeddings.weight.val().transpose())
             + head.bias.val().reshape([1, v])

@@ -26,6 +26,7 @@ pub mod config;
 pub mod dropout;
 pub mod encoder;
 pub mod error;
+pub mod fused;
 pub mod load;
 pub mod save;
 

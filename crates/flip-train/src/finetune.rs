@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use flip_data::{Batch, Batcher, Padding, SplitData};
@@ -22,6 +22,7 @@ use flip_plm::{Plm, Pooling, pool};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::adamw::FusedAdamW;
 use crate::ctr::{EpochRecord, Evaluation, bce_with_logits};
 use crate::metrics::{auc, log_loss};
 use crate::parallel::{Replicas, materialize, sum_gradients};
@@ -240,12 +241,7 @@ pub fn finetune(
     let main = replicas.main();
     let inner = main.clone().inner();
     materialize(&model);
-    let optim = || {
-        AdamWConfig::new()
-            .with_weight_decay(config.weight_decay as f32)
-            .with_epsilon(1e-8)
-            .init()
-    };
+    let optim = || FusedAdamW::new(config.weight_decay as f32).init(None);
     let (mut rest_optim, mut plm_optim) = (optim(), optim());
     let mut best: Option<(f64, usize, TextClassifier)> = None;
     let mut history = Vec::new();

@@ -5,6 +5,7 @@
 //! the alignment losses, AUC and LogLoss, result tables, PNG plots, and the benchmarks behind
 //! `cargo xtask bench`.
 
+pub mod adamw;
 pub mod bench;
 pub mod ctr;
 pub mod finetune;

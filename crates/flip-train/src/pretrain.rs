@@ -10,14 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::grad_clipping::GradientClippingConfig;
-use burn::optim::AdamWConfig;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use flip_align::{AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDistribution};
 use flip_data::{Batcher, Padding, SplitData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::adamw::FusedAdamW;
 use crate::parallel::{Replicas, materialize};
 use crate::plot::{Series, line_chart};
 use crate::pretrain_step::{StepGradients, step_gradients};
@@ -231,14 +230,8 @@ impl PretrainRun<'_> {
         let c = self.config;
         // Draw lazily initialised heads now, from the caller's seed, before any replica forks.
         materialize(&model);
-        let make_optim = |lr_group_clip: Option<f64>| {
-            let mut config = AdamWConfig::new()
-                .with_weight_decay(c.weight_decay as f32)
-                .with_epsilon(1e-8);
-            if let Some(norm) = lr_group_clip {
-                config = config.with_grad_clipping(Some(GradientClippingConfig::Norm(norm as f32)));
-            }
-            config.init()
+        let make_optim = |clip_norm: Option<f64>| {
+            FusedAdamW::new(c.weight_decay as f32).init(clip_norm.map(|norm| norm as f32))
         };
         let mut rest_optim = make_optim(c.grad_clip_norm);
         let mut plm_optim = make_optim(c.grad_clip_norm);
