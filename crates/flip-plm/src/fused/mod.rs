@@ -95,9 +95,21 @@ mod tests {
             .fold(0.0, f32::max)
     }
 
-    /// Runs `fused` and `reference` on the same input, sums their outputs weighted by a fixed
-    /// random tensor, and returns (output difference, input-gradient difference); also checks
-    /// that gradients reach every tensor in `others` (the parameters) alike.
+    /// Checks each of the named value lists of `fused` against `reference`.
+    fn assert_all_close<const N: usize>(
+        names: [&str; N],
+        fused: [Vec<f32>; N],
+        reference: [Vec<f32>; N],
+        tolerance: f32,
+    ) {
+        for (name, (a, b)) in names.iter().zip(fused.iter().zip(&reference)) {
+            let difference = max_difference(a, b);
+            assert!(difference < tolerance, "{name}: {difference}");
+        }
+    }
+
+    /// Runs `fused` and `reference` on the same random input, sums their outputs weighted by a
+    /// fixed random tensor, and returns (output difference, input-gradient difference).
     fn compare<const D: usize>(
         shape: [usize; D],
         fused: impl Fn(Tensor<D>) -> Tensor<D>,
@@ -163,18 +175,8 @@ mod tests {
                 values(grad_beta),
             ]
         };
-        let fused = run(true);
-        let reference = run(false);
-        for (name, (a, b)) in ["y", "dx", "dgamma", "dbeta"]
-            .iter()
-            .zip(fused.iter().zip(&reference))
-        {
-            assert!(
-                max_difference(a, b) < 5e-5,
-                "{name}: {}",
-                max_difference(a, b)
-            );
-        }
+        let names = ["y", "dx", "dgamma", "dbeta"];
+        assert_all_close(names, run(true), run(false), 5e-5);
     }
 
     #[test]
@@ -201,19 +203,10 @@ mod tests {
                 values(layer.bias.as_ref().unwrap().grad(&grads).unwrap()),
             ]
         };
-        let (fused, reference) = (run(true), run(false));
         // The bias gradient sums 100 values of about 0.5 in another order: rounding at 50 is
         // 4e-6 per addition.
-        for (name, (a, b)) in ["y", "dx", "dweight", "dbias"]
-            .iter()
-            .zip(fused.iter().zip(&reference))
-        {
-            assert!(
-                max_difference(a, b) < 1e-4,
-                "{name}: {}",
-                max_difference(a, b)
-            );
-        }
+        let names = ["y", "dx", "dweight", "dbias"];
+        assert_all_close(names, run(true), run(false), 1e-4);
         let plain = LinearConfig::new(24, 40).init(&Device::flex());
         let x = x.inner();
         let difference = max_difference(
