@@ -16,7 +16,7 @@ use burn::tensor::{Bool, Device, Int, Tensor};
 
 use crate::config::{Activation, Architecture, PlmConfig};
 use crate::dropout::dropout;
-use crate::fused::{gelu, layer_norm as normalise, linear as linear_layer, softmax_last};
+use crate::fused::{gelu, layer_norm as normalise, softmax_last};
 
 /// Standard deviation of BERT's normal initialisation.
 const INIT_STD: f64 = 0.02;
@@ -124,9 +124,9 @@ impl Attention {
         let [n, h] = x.dims();
         let d = h / self.heads;
         let split = |t: Tensor<2>| t.reshape([b, l, self.heads, d]).swap_dims(1, 2); // [B, heads, L, d]
-        let q = split(linear_layer(&self.query, x.clone()));
-        let k = split(linear_layer(&self.key, x.clone()));
-        let v = split(linear_layer(&self.value, x.clone()));
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
         let context = if x.device().is_autodiff() {
             // Training: spelled out, for the dropout on the attention probabilities.
             let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias;
@@ -138,7 +138,7 @@ impl Attention {
             attention(q, k, v, None, Some(bias), AttentionModuleOptions::default())
         };
         let context = context.swap_dims(1, 2).reshape([n, h]);
-        let x = x + dropout(&self.dropout, linear_layer(&self.output, context));
+        let x = x + dropout(&self.dropout, self.output.forward(context));
         normalise(&self.output_norm, self.norm_epsilon, x)
     }
 }
@@ -162,13 +162,13 @@ impl Layer {
     /// - output: `[B·L, H]`
     pub fn forward(&self, x: Tensor<2>, bias: Tensor<4>, batch_length: [usize; 2]) -> Tensor<2> {
         let x = self.attention.forward(x, bias, batch_length);
-        let inner = linear_layer(&self.intermediate, x.clone());
+        let inner = self.intermediate.forward(x.clone());
         let inner = match self.activation.as_str() {
             "gelu_tanh" => gelu_approximate(inner),
             "relu" => relu(inner),
             _ => gelu(inner),
         };
-        let x = x + dropout(&self.dropout, linear_layer(&self.output, inner));
+        let x = x + dropout(&self.dropout, self.output.forward(inner));
         normalise(&self.output_norm, self.norm_epsilon, x)
     }
 }
@@ -325,7 +325,7 @@ impl Plm {
         let h = normalise(
             &head.layer_norm,
             head.norm_epsilon,
-            gelu(linear_layer(&head.dense, states)),
+            gelu(head.dense.forward(states)),
         );
         let [v] = head.bias.shape().dims();
         h.matmul(self.embeddings.word_embeddings.weight.val().transpose())

@@ -25,7 +25,7 @@ pub struct FusedAdamW {
 }
 
 impl FusedAdamW {
-    /// β₁ = 0.9, β₂ = 0.999, ε = 1e-8 (PyTorch's defaults, which the official code uses) and
+    /// β₁ = 0.9, β₂ = 0.999, ε = 1e-8 (PyTorch's AdamW defaults) and
     /// the decoupled weight decay `weight_decay` (λ).
     pub fn new(weight_decay: f32) -> Self {
         let (beta_1, beta_2, epsilon) = (0.9, 0.999, 1e-8);

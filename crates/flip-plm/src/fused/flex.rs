@@ -10,7 +10,7 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::{ActivationOps, FloatTensorOps, ModuleOps};
+use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{DType, Device, Tensor, TensorData};
@@ -202,70 +202,4 @@ pub(super) fn layer_norm<const D: usize>(
         }
         _ => return None,
     })
-}
-
-/// `x · weight + bias` (bias added to every row), with gradients for all three: the matrix
-/// products are burn-flex's, the bias is added in place and its gradient summed in parallel
-/// (burn adds a broadcast row and reduces the gradient on one thread: 5 of the 24 ms of the
-/// 384 → 1536 projection of 2,048 tokens).
-///
-/// # Shapes
-/// - `x`: `[N, I]`, `weight`: `[I, O]`, `bias`: `[O]`; output: `[N, O]`
-pub(super) fn linear(x: &Tensor<2>, weight: &Tensor<2>, bias: &Tensor<1>) -> Option<Tensor<2>> {
-    #[derive(Debug)]
-    struct LinearBackward;
-
-    impl Backward<Flex, 3> for LinearBackward {
-        /// The input and the weight.
-        type State = (FlexTensor, FlexTensor);
-
-        fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let (x, weight) = ops.state;
-            let [x_node, weight_node, bias_node] = ops.parents;
-            let grad = grads.consume::<Flex>(&ops.node);
-            if let Some(node) = bias_node {
-                let width = *grad.layout().shape().last().expect("a 2-D gradient");
-                let sums = kernels::column_sums(&values(&grad), width);
-                grads.register::<Flex>(
-                    node.id,
-                    FlexTensor::from_data(TensorData::new(sums, [width])),
-                );
-            }
-            if let Some(node) = weight_node {
-                grads.register::<Flex>(node.id, Flex::linear_weight_backward(x, grad.clone()));
-            }
-            if let Some(node) = x_node {
-                grads.register::<Flex>(node.id, Flex::linear_x_backward(weight, grad));
-            }
-        }
-    }
-
-    let forward = |x: FlexTensor, weight: FlexTensor, bias: &FlexTensor| {
-        overwrite(Flex::float_matmul(x, weight), |y| {
-            kernels::add_to_rows(y, &values(bias))
-        })
-    };
-    Some(
-        match (primitive(x)?, primitive(weight)?, primitive(bias)?) {
-            (Primitive::Plain(x), Primitive::Plain(weight), Primitive::Plain(bias)) => {
-                Tensor::from_primitive::<Flex>(forward(x, weight, &bias))
-            }
-            (Primitive::Tracked(x), Primitive::Tracked(weight), Primitive::Tracked(bias)) => {
-                let (x, x_node) = x.into_parts();
-                let (weight, weight_node) = weight.into_parts();
-                let (bias, bias_node) = bias.into_parts();
-                let y = forward(x.clone(), weight.clone(), &bias);
-                let y = match LinearBackward
-                    .prepare::<NoCheckpointing>([x_node, weight_node, bias_node])
-                    .compute_bound()
-                    .stateful()
-                {
-                    OpsKind::Tracked(prep) => prep.finish((x, weight), y),
-                    OpsKind::UnTracked(prep) => prep.finish(y),
-                };
-                Tensor::from_primitive::<Autodiff<Flex>>(y)
-            }
-            _ => return None,
-        },
-    )
 }

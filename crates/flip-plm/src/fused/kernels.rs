@@ -175,43 +175,6 @@ fn moments(row: &[f32], epsilon: f32) -> (f32, f32) {
     )
 }
 
-/// Adds `bias` to every row of `values` (rows of `bias.len()` values).
-pub fn add_to_rows(values: &mut [f32], bias: &[f32]) {
-    let width = bias.len();
-    values
-        .par_chunks_mut(ROWS_PER_TASK * width)
-        .for_each(|rows| {
-            for row in rows.chunks_exact_mut(width) {
-                for (v, b) in row.iter_mut().zip(bias) {
-                    *v += b;
-                }
-            }
-        });
-}
-
-/// The sum of the rows of `values` (rows of `width` values): `[N · width]` to `[width]`.
-pub fn column_sums(values: &[f32], width: usize) -> Vec<f32> {
-    let partial_sums = values
-        .par_chunks(ROWS_PER_TASK * width)
-        .map(|rows| {
-            let mut sums = vec![0.0f32; width];
-            for row in rows.chunks_exact(width) {
-                for (s, v) in sums.iter_mut().zip(row) {
-                    *s += v;
-                }
-            }
-            sums
-        })
-        .collect::<Vec<_>>();
-    let mut sums = vec![0.0f32; width];
-    for part in partial_sums {
-        for (s, p) in sums.iter_mut().zip(part) {
-            *s += p;
-        }
-    }
-    sums
-}
-
 /// Gradient of a softmax over rows of `width` values, from its output `y` and `∂L/∂y`:
 /// `∂L/∂x = y (∂L/∂y - Σ_row ∂L/∂y · y)`, written over `grad`.
 ///
@@ -358,18 +321,6 @@ mod tests {
                 "beta[{j}]"
             );
         }
-    }
-
-    #[test]
-    fn row_bias_and_column_sums() {
-        // 70 rows of 3: several parallel tasks.
-        let mut values: Vec<f32> = (0..210).map(|i| i as f32).collect();
-        add_to_rows(&mut values, &[1.0, -1.0, 0.5]);
-        assert_eq!(&values[..6], &[1.0, 0.0, 2.5, 4.0, 3.0, 5.5]);
-        assert_eq!(values[209], 209.5);
-        // Column j of 0..210 sums to Σ_r (3r + j) = 3 · 2415 + 70 j, plus 70 times its bias.
-        let sums = column_sums(&values, 3);
-        assert_eq!(sums, vec![7245.0 + 70.0, 7315.0 - 70.0, 7385.0 + 35.0]);
     }
 
     #[test]

@@ -1,14 +1,13 @@
-//! Linear layers, GELU, LayerNorm and softmax as single multi-threaded passes with
-//! hand-written backward passes, where the tensors live on burn-flex (the CPU backend, with this
-//! crate's `flex` feature); burn's own operations everywhere else.
+//! GELU, LayerNorm and softmax as single multi-threaded passes with hand-written backward
+//! passes, where the tensors live on burn-flex (the CPU backend, with this crate's `flex`
+//! feature); burn's own operations everywhere else.
 //!
 //! Why: burn's autodiff records LayerNorm as eight elementwise operations and softmax as five,
-//! and burn-flex runs each of those, both passes of GELU (a call into libm's `erff` per
-//! element), a linear layer's broadcast bias and the sum of its gradient on one thread. In a
-//! MiniLM training step these took about a quarter of the time (docs/benchmarks.md). Here each
-//! is one pass over memory on all cores, with `erf` and `exp` as polynomials the compiler
-//! vectorises; the backward passes write into the incoming gradient's buffer; matrix products
-//! stay burn-flex's. Results agree with burn's operations to rounding (tests below, and every
+//! and burn-flex runs each of those, and both passes of GELU (a call into libm's `erff` per
+//! element), on one thread. In a MiniLM training step these took about a quarter of the time
+//! (docs/benchmarks.md). Here each is one pass over memory on all cores, with `erf` and `exp`
+//! as polynomials the compiler vectorises; the backward passes write into the incoming
+//! gradient's buffer. Results agree with burn's operations to rounding (tests below, and every
 //! parity test of the encoder).
 
 #[cfg(feature = "flex")]
@@ -18,7 +17,7 @@ pub mod host;
 #[cfg(feature = "flex")]
 mod kernels;
 
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::LayerNorm;
 use burn::tensor::Tensor;
 
 /// GELU in its exact form, `x Φ(x)` with `Φ` the standard normal CDF.
@@ -31,20 +30,6 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return y;
     }
     burn::tensor::activation::gelu(x)
-}
-
-/// `layer.forward(x)` for token-major input: `x · W + b`.
-///
-/// # Shapes
-/// - `x`: `[N, I]`; output: `[N, O]`
-pub fn linear(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
-    #[cfg(feature = "flex")]
-    if let Some(bias) = &layer.bias
-        && let Some(y) = flex::linear(&x, &layer.weight.val(), &bias.val())
-    {
-        return y;
-    }
-    layer.forward(x)
 }
 
 /// Softmax over the last dimension.
@@ -80,7 +65,7 @@ pub fn layer_norm<const D: usize>(norm: &LayerNorm, epsilon: f64, x: Tensor<D>) 
 mod tests {
     use super::*;
     use burn::module::Param;
-    use burn::nn::{LayerNormConfig, LinearConfig};
+    use burn::nn::LayerNormConfig;
     use burn::tensor::{Device, Distribution, FloatDType, TensorData};
 
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -177,43 +162,6 @@ mod tests {
         };
         let names = ["y", "dx", "dgamma", "dbeta"];
         assert_all_close(names, run(true), run(false), 5e-5);
-    }
-
-    #[test]
-    fn linear_matches_burns_for_the_input_weight_and_bias() {
-        let device = Device::flex().autodiff();
-        device.seed(4);
-        let mut layer = LinearConfig::new(24, 40).init(&device);
-        let random = || Param::from_tensor(Tensor::random([40], Distribution::Default, &device));
-        layer.bias = Some(random());
-        let x = Tensor::<2>::random([100, 24], Distribution::Normal(0.0, 1.0), &device);
-        let weights = Tensor::<2>::random([100, 40], Distribution::Default, &device);
-        let run = |fused: bool| {
-            let x = x.clone().detach().require_grad();
-            let y = if fused {
-                linear(&layer, x.clone())
-            } else {
-                layer.forward(x.clone())
-            };
-            let grads = (y.clone() * weights.clone()).sum().backward();
-            [
-                values(y),
-                values(x.grad(&grads).unwrap()),
-                values(layer.weight.grad(&grads).unwrap()),
-                values(layer.bias.as_ref().unwrap().grad(&grads).unwrap()),
-            ]
-        };
-        // The bias gradient sums 100 values of about 0.5 in another order: rounding at 50 is
-        // 4e-6 per addition.
-        let names = ["y", "dx", "dweight", "dbias"];
-        assert_all_close(names, run(true), run(false), 1e-4);
-        let plain = LinearConfig::new(24, 40).init(&Device::flex());
-        let x = x.inner();
-        let difference = max_difference(
-            &values(linear(&plain, x.clone())),
-            &values(plain.forward(x)),
-        );
-        assert!(difference < 1e-6, "{difference}");
     }
 
     #[test]
