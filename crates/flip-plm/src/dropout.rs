@@ -35,7 +35,7 @@ pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
 fn host_memory(device: &Device) -> bool {
     #[cfg(feature = "flex")]
     {
-        device.clone().inner() == Device::flex()
+        crate::fused::host::is_flex(device)
     }
     #[cfg(not(feature = "flex"))]
     {

@@ -113,8 +113,8 @@ struct StepScalars {
 mod host {
     use burn::backend::flex::FlexTensor;
     use burn::optim::{AdamWState, AdaptiveMomentumState, LearningRate};
-    use burn::tensor::{DType, Device, Tensor};
-    use flip_plm::fused::host::{plain_f32, tensor as from_flex, values, writable};
+    use burn::tensor::{DType, Tensor};
+    use flip_plm::fused::host::{is_plain_f32, plain_f32, tensor as from_flex, values, writable};
     use rayon::prelude::*;
 
     use super::{FusedAdamW, StepScalars};
@@ -122,22 +122,18 @@ mod host {
     /// Values per parallel task.
     const BLOCK: usize = 1 << 14;
 
-    fn on_flex<const D: usize>(t: &Tensor<D>) -> bool {
-        t.dtype() == DType::F32 && t.device() == Device::flex()
-    }
-
     /// Whether the parameter, its gradient and its moments are all `f32` tensors on flex.
     pub(super) fn applies<const D: usize>(
         tensor: &Tensor<D>,
         grad: &Tensor<D>,
         state: Option<&AdamWState<D>>,
     ) -> bool {
-        on_flex(tensor)
-            && on_flex(grad)
+        is_plain_f32(tensor)
+            && is_plain_f32(grad)
             && state.is_none_or(|state| {
                 let momentum = &state.momentum;
-                on_flex(&momentum.moment_1)
-                    && on_flex(&momentum.moment_2)
+                is_plain_f32(&momentum.moment_1)
+                    && is_plain_f32(&momentum.moment_2)
                     && momentum.max_moment_2.is_none()
             })
     }
@@ -245,6 +241,13 @@ mod tests {
         values
     }
 
+    fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    }
+
     /// Trains the same layer with `ours` and with burn's AdamW; returns the largest difference.
     fn difference_after_steps(mut ours: ModuleOptimizer, mut burns: ModuleOptimizer) -> f32 {
         let device = Device::flex().autodiff();
@@ -258,10 +261,7 @@ mod tests {
         }
         let (a, b) = (weights(&a), weights(&b));
         assert_ne!(a, weights(&LinearConfig::new(40, 30).init(&device)));
-        a.iter()
-            .zip(&b)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max)
+        max_difference(&a, &b)
     }
 
     #[test]
@@ -322,11 +322,7 @@ mod tests {
         let grads = gradients(&model, &device, 1);
         let a = weights(&ours.step(1e-2, model.clone(), grads));
         let b = weights(&burns.step(1e-2, model.clone(), gradients(&model, &device, 1)));
-        let difference = a
-            .iter()
-            .zip(&b)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let difference = max_difference(&a, &b);
         assert!(difference < 1e-6, "{difference}");
         let fresh = weights(&FusedAdamW::new(0.01).init(None).step(
             1e-2,

@@ -13,9 +13,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 
-use super::host::{values, writable};
+use super::host::{is_flex, values, writable};
 use super::kernels;
 
 /// A float primitive of `Autodiff<Flex>`: a flex tensor and its node in the graph.
@@ -33,7 +33,7 @@ enum Primitive {
 /// tensor or is recorded with gradient checkpointing.
 fn primitive<const D: usize>(x: &Tensor<D>) -> Option<Primitive> {
     let device = x.device();
-    if x.dtype() != DType::F32 || device.clone().inner() != Device::flex() {
+    if x.dtype() != DType::F32 || !is_flex(&device) {
         return None;
     }
     if device.is_autodiff() {
@@ -54,9 +54,53 @@ fn overwrite(t: FlexTensor, kernel: impl FnOnce(&mut [f32])) -> FlexTensor {
     t
 }
 
-fn gelu_forward(x: &FlexTensor) -> FlexTensor {
+/// What a one-input operation keeps for its backward step.
+#[derive(Clone, Copy)]
+enum Keep {
+    Input,
+    Output,
+}
+
+/// Runs a one-input operation: `forward` on the primitive and, when gradients are recorded,
+/// `step` registered with the kept input or output as its state.
+fn unary_op<const D: usize, S>(
+    x: &Tensor<D>,
+    forward: impl Fn(FlexTensor) -> FlexTensor,
+    step: S,
+    keep: Keep,
+) -> Option<Tensor<D>>
+where
+    S: Backward<Flex, 1, State = FlexTensor>,
+{
+    Some(match primitive(x)? {
+        Primitive::Plain(x) => Tensor::from_primitive::<Flex>(forward(x)),
+        Primitive::Tracked(x) => {
+            let (x, node) = x.into_parts();
+            let y = match step
+                .prepare::<NoCheckpointing>([node])
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => {
+                    let (state, y) = match keep {
+                        Keep::Input => (x.clone(), forward(x)),
+                        Keep::Output => {
+                            let y = forward(x);
+                            (y.clone(), y)
+                        }
+                    };
+                    prep.finish(state, y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(forward(x)),
+            };
+            Tensor::from_primitive::<Autodiff<Flex>>(y)
+        }
+    })
+}
+
+fn gelu_forward(x: FlexTensor) -> FlexTensor {
     let mut out = vec![0.0f32; x.layout().num_elements()];
-    kernels::gelu(&values(x), &mut out);
+    kernels::gelu(&values(&x), &mut out);
     FlexTensor::from_data(TensorData::new(out, x.layout().shape().clone()))
 }
 
@@ -77,24 +121,7 @@ pub(super) fn gelu<const D: usize>(x: &Tensor<D>) -> Option<Tensor<D>> {
         }
     }
 
-    Some(match primitive(x)? {
-        Primitive::Plain(x) => Tensor::from_primitive::<Flex>(gelu_forward(&x)),
-        Primitive::Tracked(x) => {
-            let (x, node) = x.into_parts();
-            let y = match GeluBackward
-                .prepare::<NoCheckpointing>([node])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => {
-                    let y = gelu_forward(&x);
-                    prep.finish(x, y)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(gelu_forward(&x)),
-            };
-            Tensor::from_primitive::<Autodiff<Flex>>(y)
-        }
-    })
+    unary_op(x, gelu_forward, GeluBackward, Keep::Input)
 }
 
 /// Softmax over the last dimension.
@@ -121,22 +148,8 @@ pub(super) fn softmax_last<const D: usize>(x: &Tensor<D>) -> Option<Tensor<D>> {
         }
     }
 
-    Some(match primitive(x)? {
-        Primitive::Plain(x) => Tensor::from_primitive::<Flex>(Flex::softmax(x, D - 1)),
-        Primitive::Tracked(x) => {
-            let (x, node) = x.into_parts();
-            let y = Flex::softmax(x, D - 1);
-            let y = match SoftmaxBackward
-                .prepare::<NoCheckpointing>([node])
-                .compute_bound()
-                .stateful()
-            {
-                OpsKind::Tracked(prep) => prep.finish(y.clone(), y),
-                OpsKind::UnTracked(prep) => prep.finish(y),
-            };
-            Tensor::from_primitive::<Autodiff<Flex>>(y)
-        }
-    })
+    let forward = |x: FlexTensor| Flex::softmax(x, D - 1);
+    unary_op(x, forward, SoftmaxBackward, Keep::Output)
 }
 
 /// LayerNorm over the last dimension, `(x - mean) / sqrt(var + epsilon) · gamma + beta`, with

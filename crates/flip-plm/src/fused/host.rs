@@ -7,11 +7,23 @@ use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
-/// The flex primitive of a tensor without autodiff (an optimizer's view of a parameter),
-/// sharing its memory, or `None` when it is not an `f32` tensor on flex. Drop the tensor before
-/// overwriting the primitive's values in place, or they are copied first.
+/// Whether the device is burn-flex, with or without autodiff: its tensors live in this
+/// process's memory.
+pub fn is_flex(device: &Device) -> bool {
+    device.clone().inner() == Device::flex()
+}
+
+/// Whether the tensor is an `f32` tensor on flex without autodiff (an optimizer's view of a
+/// parameter), so that [`plain_f32`] gives its primitive.
+pub fn is_plain_f32<const D: usize>(x: &Tensor<D>) -> bool {
+    x.dtype() == DType::F32 && x.device() == Device::flex()
+}
+
+/// The flex primitive of a tensor without autodiff, sharing its memory, or `None` when it is
+/// not [`is_plain_f32`]. Drop the tensor before overwriting the primitive's values in place,
+/// or they are copied first.
 pub fn plain_f32<const D: usize>(x: &Tensor<D>) -> Option<FlexTensor> {
-    if x.dtype() != DType::F32 || x.device() != Device::flex() {
+    if !is_plain_f32(x) {
         return None;
     }
     x.clone().try_into_primitive::<Flex>().ok()
