@@ -1,1 +1,3 @@
 //! End-to-end tests live in `tests/`.
+
+#![warn(missing_docs)]

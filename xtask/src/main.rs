@@ -7,10 +7,7 @@
 mod backends;
 mod commands;
 mod device;
-mod flip_stage;
-mod id_stage;
-mod pretrain_stage;
-mod score;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,13 +45,13 @@ enum Command {
     Prepare(commands::PrepareArgs),
     /// The main job: fetch and prepare the data (`--stage data`), then train (`--stage id`: the
     /// ID-model baselines).
-    Train(commands::TrainArgs),
+    Train(train::TrainArgs),
     /// Fetch ML-100K and MiniLM, then run every crate's tests (optimised) against them.
     Test(commands::TestArgs),
     /// Score a finished run's saved FLIP_ID and FLIP models on its validation and test splits.
-    Eval(score::EvalArgs),
+    Eval(commands::EvalArgs),
     /// Score new rows (CSV or Parquet) with a finished run's saved model.
-    Predict(score::PredictArgs),
+    Predict(commands::PredictArgs),
     /// List the devices this build can use.
     Devices,
     /// Build the cross-backend test with other backends (wgpu, tch, cuda) and run it.
@@ -90,6 +87,8 @@ fn main() -> ExitCode {
     let home = cli
         .home
         .map_or_else(flip_data::FlipHome::from_env, flip_data::FlipHome::at);
+    let sources =
+        flip_train::experiment::Sources::new(home, commands::workspace_root().join("datasets"));
     let specs = if cli.devices.is_empty() {
         vec![cli.device]
     } else {
@@ -99,7 +98,7 @@ fn main() -> ExitCode {
         .iter()
         .map(|spec| device::parse(spec))
         .collect::<anyhow::Result<Vec<_>>>()
-        .and_then(|devices| run(cli.command, &home, &devices));
+        .and_then(|devices| run(cli.command, &sources, &devices));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -109,10 +108,40 @@ fn main() -> ExitCode {
     }
 }
 
+/// Hands memory freed by the previous benchmark scenario back to the kernel (the process
+/// otherwise keeps it, see [`keep_freed_memory`]), so that each scenario's peak is its own.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// A stop request that Ctrl-C makes: pretraining finishes its step, writes a checkpoint and
+/// stops; at any other time (and on a second Ctrl-C) the process exits at once, since every
+/// other phase restarts from its beginning with `--resume` and gives the same numbers.
+fn interrupt_on_ctrl_c() -> flip_train::experiment::Interrupt {
+    let interrupt = flip_train::experiment::Interrupt::new();
+    let handle = interrupt.clone();
+    let installed = ctrlc::set_handler(move || {
+        if handle.request() {
+            eprintln!("\ninterrupt: finishing the step and writing a checkpoint ...");
+        } else {
+            eprintln!("\ninterrupted; run the same command with --resume to continue");
+            std::process::exit(130);
+        }
+    });
+    if let Err(e) = installed {
+        tracing::warn!("Ctrl-C will not checkpoint: {e}");
+    }
+    interrupt
+}
+
 /// Runs `command` on `devices` (the first unless the command shares work among them).
 fn run(
     command: Command,
-    home: &flip_data::FlipHome,
+    sources: &flip_train::experiment::Sources,
     devices: &[burn::tensor::Device],
 ) -> anyhow::Result<()> {
     let device = &devices[0];
@@ -120,13 +149,13 @@ fn run(
         anyhow::bail!("--devices with several devices serves `train` only; use --device");
     }
     match command {
-        Command::Fetch(args) => commands::fetch(home, &args),
-        Command::Prepare(args) => commands::prepare(home, &args).map(|_| ()),
-        Command::Train(args) => commands::train(home, &args, devices),
-        Command::Test(args) => commands::test(home, &args),
+        Command::Fetch(args) => commands::fetch(sources, &args),
+        Command::Prepare(args) => commands::prepare(sources, &args),
+        Command::Train(args) => train::train(sources, &args, devices, &interrupt_on_ctrl_c()),
+        Command::Test(args) => commands::test(sources, &args),
         Command::Bench(args) => commands::bench(&args, device),
-        Command::Eval(args) => score::eval(&args, device),
-        Command::Predict(args) => score::predict_rows(&args, device),
+        Command::Eval(args) => commands::eval(&args, device),
+        Command::Predict(args) => commands::predict(&args, device),
         Command::CheckBackends(args) => {
             backends::check_backends(&commands::workspace_root(), &args)
         }

@@ -103,8 +103,8 @@ fn a_run_folder_made_with_other_settings_is_refused() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let settings = std::fs::read_to_string(run.join("run-settings.txt")).unwrap();
-    assert!(settings.contains("--eval-rows 50"), "{settings}");
+    let settings = std::fs::read_to_string(run.join("settings.toml")).unwrap();
+    assert!(settings.contains("eval_rows = 50"), "{settings}");
 
     let second = attempt("40");
     let log = String::from_utf8_lossy(&second.stderr);
@@ -113,7 +113,7 @@ fn a_run_folder_made_with_other_settings_is_refused() {
         log.contains("belongs to a run with other settings"),
         "{log}"
     );
-    assert!(log.contains("--eval-rows 40"), "{log}");
+    assert!(log.contains("eval_rows: 50 -> 40"), "{log}");
 }
 
 #[test]
@@ -153,4 +153,33 @@ fn id_baselines_resume_finished_seeds_and_retrain_changed_settings() {
     let (_, log) = train_id("1", true);
     assert!(!log.contains("finished before"), "{log}");
     assert!(log.contains("made with other settings"), "{log}");
+}
+
+#[test]
+fn a_run_folders_settings_file_reproduces_the_run() {
+    let home = tempfile::tempdir().unwrap();
+    let tiny = workspace().join("crates/flip-plm/tests/fixtures/tiny-bert");
+    let (first, second) = (home.path().join("first"), home.path().join("second"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .args(["--home", home.path().to_str().unwrap(), "train"])
+        .args(["--dataset", "example-clicks", "--id-only", "--epochs", "1"])
+        .args(["--plm", tiny.to_str().unwrap(), "--rows", "64"])
+        .args(["--eval-rows", "50", "--out", first.to_str().unwrap()]);
+    let (original, _) = run_to_results(command, &first, false);
+    let settings = first.join("settings.toml");
+
+    // Only the settings file: no preset, language model or flags named again.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
+        .args(["--home", home.path().to_str().unwrap(), "train"])
+        .args(["--dataset", "example-clicks"])
+        .args(["--settings", settings.to_str().unwrap()])
+        .args(["--out", second.to_str().unwrap()]);
+    let (again, _) = run_to_results(command, &second, false);
+    assert_eq!(numbers(&again["table"]), numbers(&original["table"]));
+    assert_eq!(
+        std::fs::read_to_string(second.join("settings.toml")).unwrap(),
+        std::fs::read_to_string(&settings).unwrap()
+    );
 }

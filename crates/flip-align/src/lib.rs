@@ -11,6 +11,8 @@
 //!   alias sampler), sampled or full softmax;
 //! - [`model`]: both towers with the heads and one step's weighted losses.
 
+#![warn(missing_docs)]
+
 pub mod alias;
 pub mod icl;
 pub mod masking;

@@ -26,6 +26,8 @@
 //! assert_eq!(out.repr.dims(), [4, model.repr_dim()]);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod embedding;
 pub mod mlp;
 pub mod models;

@@ -3,11 +3,16 @@
 //! Training loops, metrics and reports of the FLIP project: the CTR trainer for any model of
 //! `flip-id-models` (dense or row-sparse embedding updates), FLIP pretraining of both towers on
 //! the alignment losses, AUC and LogLoss, result tables, PNG plots, and the benchmarks behind
-//! `cargo xtask bench`.
+//! `cargo xtask bench`; and, in [`experiment`], the whole FLIP experiment (prepare, pretrain,
+//! finetune every variant, report, score) as a library that runs from typed settings.
+
+#![warn(missing_docs)]
 
 pub mod adamw;
 pub mod bench;
+pub mod bench_scenarios;
 pub mod ctr;
+pub mod experiment;
 pub mod finetune;
 pub mod metrics;
 pub mod parallel;

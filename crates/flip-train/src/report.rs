@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ctr::Evaluation;
+use crate::ctr::{EpochRecord, Evaluation};
 
 /// The outcome of one seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +23,22 @@ pub struct SeedOutcome {
     pub epochs: usize,
     /// Mean wall seconds of a training epoch.
     pub seconds_per_epoch: f64,
+}
+
+impl SeedOutcome {
+    /// The outcome of a fitted model: `test` measured on the restored best epoch
+    /// (`best_epoch`, 1-based) of `history`.
+    pub fn of_fit(seed: u64, test: Evaluation, history: &[EpochRecord], best_epoch: usize) -> Self {
+        SeedOutcome {
+            seed,
+            test,
+            valid: history[best_epoch - 1].valid,
+            best_epoch,
+            epochs: history.len(),
+            seconds_per_epoch: history.iter().map(|r| r.train_seconds).sum::<f64>()
+                / history.len() as f64,
+        }
+    }
 }
 
 /// Mean and sample standard deviation.

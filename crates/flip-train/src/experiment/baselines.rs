@@ -1,38 +1,45 @@
-//! `cargo xtask train --stage id`: ID-model baselines, several seeds, a results table.
+//! The ID-model baselines: zoo members trained from scratch on all training rows, several seeds
+//! each, into one results table that grows across invocations (`results.json`,
+//! `results.md`). Every finished seed is recorded with its settings, so that a resumed run
+//! reuses exactly the seeds whose settings match.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use flip_data::{FlipHome, PreparedDataset, Split, SplitData};
+use flip_data::{PreparedDataset, Split, SplitData};
 use flip_id_models::{InputShape, ModelConfig};
-use flip_train::report::{
+use serde::{Deserialize, Serialize};
+
+use super::settings::{IdBaselineSettings, SETTINGS_FILE, to_toml};
+use super::towers::input_shape;
+use crate::ctr::{CtrTrainConfig, evaluate, fit};
+use crate::report::{
     ModelResult, ResultsTable, SeedOutcome, write_atomically, write_json_atomically,
 };
-use flip_train::{CtrTrainConfig, evaluate, fit};
 
-use crate::commands::TrainArgs;
-
-/// Trains every requested model with every seed and updates the run's results table.
-pub fn run(
-    home: &FlipHome,
+/// Trains every model of `settings` with every seed into `dir` and returns the folder's
+/// results table (rows of earlier invocations kept). With `resume`, seeds an earlier run
+/// finished with the same settings are read back instead of trained. `settings.toml` holds
+/// the settings of the latest invocation.
+pub fn train_baselines(
     dataset: &PreparedDataset,
-    args: &TrainArgs,
+    settings: &IdBaselineSettings,
+    dir: &Path,
     device: &Device,
-) -> Result<()> {
+    resume: bool,
+) -> Result<ResultsTable> {
     let meta = dataset.meta();
     let data = Splits {
         train: dataset.load(Split::Train)?,
         valid: dataset.load(Split::Valid)?,
         test: dataset.load(Split::Test)?,
-        shape: InputShape {
-            num_features: meta.vocab_size as usize,
-            num_fields: meta.fields.len(),
-        },
+        shape: input_shape(dataset),
     };
-    let base = args.train_config(meta.vocab_size)?;
-    let dir = args.run_dir(home, dataset);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let base = &settings.training;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_atomically(&dir.join(SETTINGS_FILE), to_toml(settings)?.as_bytes())
+        .with_context(|| format!("writing {}", dir.join(SETTINGS_FILE).display()))?;
     let title = format!(
         "{} ({} split, {} / {} / {} rows), Adam lr {}, batch {}, embedding L2 {}, {} embedding updates",
         meta.name,
@@ -49,27 +56,22 @@ pub fn run(
             "dense"
         }
     );
-    let mut table = ResultsTable::load_or_new(&dir, &title);
+    let mut table = ResultsTable::load_or_new(dir, &title);
     table.title = title;
-    for model_config in args.models()? {
+    for model_config in &settings.models {
         let name = model_config.name();
         let mut outcomes = Vec::new();
-        for seed in args.seed_list() {
-            let config = flip_train::CtrTrainConfig {
-                seed,
-                ..base.clone()
-            };
+        for &seed in &settings.seeds {
             let record = FinishedSeed {
-                model: serde_json::to_value(&model_config)?,
-                config,
+                model: serde_json::to_value(model_config)?,
+                config: CtrTrainConfig {
+                    seed,
+                    ..base.clone()
+                },
                 outcome: None,
             };
             let finished_path = dir.join("finished").join(format!("{name}-seed{seed}.json"));
-            if let Some(outcome) = args
-                .resume
-                .then(|| record.earlier(&finished_path))
-                .flatten()
-            {
+            if let Some(outcome) = resume.then(|| record.earlier(&finished_path)).flatten() {
                 tracing::info!(
                     "{name}, seed {seed}: finished before with the same settings, reusing {}",
                     finished_path.display()
@@ -77,7 +79,7 @@ pub fn run(
                 outcomes.push(outcome);
             } else {
                 tracing::info!("{name}, seed {seed}");
-                let outcome = train_one_seed(&model_config, &record.config, &data, &dir, device)?;
+                let outcome = train_one_seed(model_config, &record.config, &data, dir, device)?;
                 FinishedSeed {
                     outcome: Some(outcome.clone()),
                     ..record
@@ -89,12 +91,10 @@ pub fn run(
             table
                 .rows
                 .insert(name.to_owned(), ModelResult::new(name, outcomes.clone()));
-            table.save(&dir)?;
+            table.save(dir)?;
         }
     }
-    println!("{}", table.markdown());
-    println!("written to {}", dir.display());
-    Ok(())
+    Ok(table)
 }
 
 /// The three splits and the input shape they give the models.
@@ -128,16 +128,12 @@ fn train_one_seed(
             tracing::warn!("{}: {e}", log_path.display());
         }
     });
-    let best = &fitted.history[fitted.best_epoch - 1];
-    let outcome = SeedOutcome {
+    let outcome = SeedOutcome::of_fit(
         seed,
-        test: evaluate(&fitted.model, &data.test, config.eval_batch_size, device),
-        valid: best.valid,
-        best_epoch: fitted.best_epoch,
-        epochs: fitted.history.len(),
-        seconds_per_epoch: fitted.history.iter().map(|r| r.train_seconds).sum::<f64>()
-            / fitted.history.len() as f64,
-    };
+        evaluate(&fitted.model, &data.test, config.eval_batch_size, device),
+        &fitted.history,
+        fitted.best_epoch,
+    );
     tracing::info!(
         "{name}, seed {seed}: test AUC {:.4}, LogLoss {:.4}",
         outcome.test.auc,
@@ -147,9 +143,9 @@ fn train_one_seed(
 }
 
 /// What a finished seed leaves in `finished/<model>-seed<seed>.json`: the model and trainer
-/// settings it ran with and its outcome, so that `--resume` reuses it only under the same
+/// settings it ran with and its outcome, so that a resumed run reuses it only under the same
 /// settings.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct FinishedSeed {
     /// The model configuration, as serialized by [`ModelConfig`].
     model: serde_json::Value,

@@ -1,0 +1,525 @@
+//! The FLIP experiment on one dataset: pretraining (and, when asked, its ablations), then for
+//! every seed the ID backbone from scratch, FLIP_ID, the language model without alignment,
+//! FLIP_PLM and FLIP, each scored on the same sampled test rows; a report after every seed.
+//!
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
+//! use flip_train::experiment::{Experiment, FlipSettings, model_named, preset_named};
+//! let dataset = flip_data::PreparedDataset::open("prepared/ml-100k-temporal".as_ref())?;
+//! let settings = FlipSettings::from_preset(
+//!     &preset_named("cpu-quick")?,
+//!     model_named("dcnv2")?,
+//!     "models/minilm".into(),
+//! );
+//! let device = burn::tensor::Device::flex();
+//! let mut experiment = Experiment::new(dataset, settings, "runs/flip", device)?;
+//! let report = experiment.run()?;
+//! println!("{}", report.markdown);
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use flip_data::{PreparedDataset, Split, SplitData};
+use flip_id_models::{CtrNet, InputShape};
+use flip_plm::{LoadOptions, Plm, load};
+
+use super::flip_report::{self, Report};
+use super::interrupt::Interrupt;
+use super::run_dir::claim;
+use super::saved::{SavedRun, save_module};
+use super::settings::FlipSettings;
+use super::towers::{Towers, input_shape, pretrain_towers};
+use super::variants::{Ablation, Finished, Variant, curve, sample};
+use crate::ctr::{CtrTrainConfig, EpochRecord, evaluate, fit};
+use crate::finetune::{FinetuneConfig, TextClassifier, evaluate_text, finetune};
+use crate::parallel::Replicas;
+use crate::plot::{Series, line_chart};
+use crate::report::{SeedOutcome, write_atomically, write_json_atomically};
+
+/// The splits every variant trains and is scored on.
+struct Rows {
+    /// All training rows (the ID-only variants).
+    train: SplitData,
+    /// The sample the language-model variants train on.
+    train_sample: SplitData,
+    /// Sampled validation rows (early stopping).
+    valid: SplitData,
+    /// Sampled test rows (every variant).
+    test: SplitData,
+    /// The whole test split (the ID-only variants, when `test` is a sample).
+    full_test: SplitData,
+}
+
+/// The whole FLIP experiment in one run folder. [`Experiment::run`] does everything in order;
+/// [`Experiment::pretrain`] and [`Experiment::finetune`] run single stages, and
+/// [`Experiment::report`] writes the report of what ran.
+pub struct Experiment {
+    dataset: PreparedDataset,
+    settings: FlipSettings,
+    dir: PathBuf,
+    devices: Vec<Device>,
+    resume: bool,
+    interrupt: Interrupt,
+    shape: InputShape,
+    pad_id: u32,
+    rows: Rows,
+    towers: Option<Towers>,
+    ablated: Vec<(Ablation, Towers)>,
+    /// Outcomes per report row, in the order they first ran.
+    results: Vec<(String, Vec<SeedOutcome>)>,
+    curves: Vec<Series>,
+    timings: Vec<(String, f64)>,
+    started: Instant,
+}
+
+impl Experiment {
+    /// An experiment with `settings` on `dataset` in the run folder `dir`, computing on
+    /// `device`. The folder is claimed: one that a run with other settings made is refused
+    /// (naming the keys that differ), a new one gets `settings.toml`.
+    pub fn new(
+        dataset: PreparedDataset,
+        settings: FlipSettings,
+        dir: impl Into<PathBuf>,
+        device: Device,
+    ) -> Result<Self> {
+        let dir = dir.into();
+        claim(&dir, &dataset, &settings)?;
+        let meta = dataset.meta();
+        let full_test = dataset.load(Split::Test)?;
+        let train = dataset.load(Split::Train)?;
+        let valid = dataset.load(Split::Valid)?;
+        let rows = Rows {
+            train_sample: sample(&train, settings.finetune_rows, 2012),
+            valid: sample(&valid, settings.eval_rows, 2013),
+            test: sample(&full_test, settings.eval_rows, 2014),
+            full_test,
+            train,
+        };
+        Ok(Experiment {
+            shape: input_shape(&dataset),
+            pad_id: meta.tokenizer.pad_id,
+            dataset,
+            settings,
+            dir,
+            devices: vec![device],
+            resume: false,
+            interrupt: Interrupt::new(),
+            rows,
+            towers: None,
+            ablated: Vec::new(),
+            results: Vec::new(),
+            curves: Vec::new(),
+            timings: Vec::new(),
+            started: Instant::now(),
+        })
+    }
+
+    /// Computes on `devices` instead: the first runs everything; pretraining and the
+    /// language-model variants share every batch among all of them (data parallel).
+    pub fn on_devices(mut self, devices: Vec<Device>) -> Self {
+        if !devices.is_empty() {
+            self.devices = devices;
+        }
+        self
+    }
+
+    /// Continue an interrupted run: pretraining from its checkpoint, finished variants read
+    /// back from their records instead of trained again.
+    pub fn resuming(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// Stop requests (Ctrl-C): pretraining stops after its step, with a checkpoint.
+    pub fn with_interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &FlipSettings {
+        &self.settings
+    }
+
+    /// The run folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The prepared dataset.
+    pub fn dataset(&self) -> &PreparedDataset {
+        &self.dataset
+    }
+
+    fn backbone(&self) -> &'static str {
+        self.settings.pretraining.backbone.name()
+    }
+
+    /// Pretrains both towers into `pretrain/` (reused when finished, continued from its
+    /// checkpoint when resuming) and, with `ablations`, each ablation into
+    /// `pretrain-<ablation>/`; writes `models/run.json` for scoring. Runs once.
+    pub fn pretrain(&mut self) -> Result<&Towers> {
+        if self.towers.is_none() {
+            let towers = pretrain_towers(
+                &self.dataset,
+                &self.settings.pretraining,
+                &self.dir.join("pretrain"),
+                &self.devices,
+                self.resume,
+                &self.interrupt,
+            )?;
+            self.timings
+                .push(("pretraining".to_owned(), towers.seconds));
+            if self.settings.ablations {
+                for ablation in Ablation::ALL {
+                    let mut settings = self.settings.pretraining.clone();
+                    let align = &mut settings.pretrain.align;
+                    [align.icl_weight, align.mlm_weight, align.mtm_weight] = ablation.weights();
+                    let t = pretrain_towers(
+                        &self.dataset,
+                        &settings,
+                        &self.dir.join(format!("pretrain-{}", ablation.name())),
+                        &self.devices,
+                        self.resume,
+                        &self.interrupt,
+                    )?;
+                    self.timings
+                        .push((format!("pretraining, {}", ablation.name()), t.seconds));
+                    self.ablated.push((ablation, t));
+                }
+            }
+            let saved = SavedRun {
+                dataset: self.dataset.dir().to_owned(),
+                plm_dir: towers.plm_dir(),
+                plm_layers: self.settings.pretraining.plm_layers,
+                backbone: towers.backbone.clone(),
+                gated_alpha: self.settings.finetune.gated_alpha,
+            };
+            write_json_atomically(&self.dir.join("models").join("run.json"), &saved)
+                .context("writing models/run.json")?;
+            self.towers = Some(towers);
+        }
+        Ok(self.towers.as_ref().expect("pretrained above"))
+    }
+
+    /// The variants [`Experiment::run`] finetunes for every seed, in order.
+    pub fn variants(&self) -> Vec<Variant> {
+        let mut out = vec![Variant::Scratch, Variant::FlipId];
+        if self.rows.train_sample.len() < self.rows.train.len() {
+            out.extend([Variant::ScratchOnSample, Variant::FlipIdOnSample]);
+        }
+        out.extend(self.ablated.iter().map(|&(a, _)| Variant::FlipIdAblated(a)));
+        if !self.settings.id_only {
+            out.extend([Variant::Plm, Variant::FlipPlm, Variant::Flip]);
+        }
+        out
+    }
+
+    /// Finetunes `variant` with `seed` (pretraining first if it has not run), scores it on the
+    /// test rows (ID-only variants also on the full test split) and adds it to the report's
+    /// rows. With resume, a variant finished before is read back. The first seed's FLIP_ID and
+    /// FLIP are saved under `models/` for scoring.
+    pub fn finetune(&mut self, variant: Variant, seed: u64) -> Result<SeedOutcome> {
+        self.pretrain()?;
+        let towers = self.towers.clone().expect("pretrained");
+        let device = self.devices[0].clone().autodiff();
+        let backbone = self.backbone();
+        let (outcome, full) = match variant {
+            Variant::Scratch | Variant::ScratchOnSample => {
+                let model = towers.backbone.init(self.shape, &device);
+                self.id_variant(variant, model, seed, &device)
+            }
+            Variant::FlipId | Variant::FlipIdOnSample => {
+                let model = towers.id_model(self.shape, &device)?;
+                self.id_variant(variant, model, seed, &device)
+            }
+            Variant::FlipIdAblated(a) => {
+                let t = self
+                    .ablated
+                    .iter()
+                    .find(|(b, _)| *b == a)
+                    .map(|(_, t)| t.clone())
+                    .with_context(|| {
+                        format!(
+                            "the ablation {} was not pretrained (ablations off)",
+                            a.name()
+                        )
+                    })?;
+                let model = t.id_model(self.shape, &device)?;
+                self.id_variant(variant, model, seed, &device)
+            }
+            Variant::Plm | Variant::FlipPlm | Variant::Flip => {
+                let replicas = Replicas::new(
+                    std::iter::once(device.clone())
+                        .chain(self.devices[1..].iter().map(|d| d.clone().autodiff()))
+                        .collect(),
+                );
+                let plm_dir = match variant {
+                    Variant::Plm => self.settings.pretraining.plm.clone(),
+                    _ => towers.plm_dir(),
+                };
+                let id = match variant {
+                    Variant::Flip => Some(towers.id_model(self.shape, &device)?),
+                    _ => None,
+                };
+                let model = TextClassifier::new(
+                    self.plm(&plm_dir, &device)?,
+                    id,
+                    self.settings.finetune.gated_alpha,
+                    &device,
+                );
+                (self.text_variant(variant, model, seed, &replicas)?, None)
+            }
+        };
+        self.add(variant.label(backbone), outcome.clone());
+        if let Some(f) = full {
+            self.add(variant.full_test_label(backbone), f);
+        }
+        Ok(outcome)
+    }
+
+    /// The whole experiment: pretraining, then every variant of [`Experiment::variants`] for
+    /// every seed, the report rewritten after each seed; then the validation curves.
+    pub fn run(&mut self) -> Result<Report> {
+        self.pretrain()?;
+        let mut report = None;
+        for seed in self.settings.seeds.clone() {
+            self.devices[0].clone().autodiff().seed(seed);
+            for variant in self.variants() {
+                self.finetune(variant, seed)?;
+            }
+            report = Some(self.report()?);
+        }
+        if !self.curves.is_empty() {
+            let _ = line_chart(
+                &self.dir.join("valid-auc.png"),
+                "Validation AUC per epoch (seed 2012)",
+                "epoch",
+                "AUC",
+                &self.curves,
+            );
+        }
+        report.context("no seeds to run")
+    }
+
+    /// Writes `report.md` and `results.json` for what has run so far and returns them.
+    pub fn report(&self) -> Result<Report> {
+        let preset = self.settings.pretraining.preset()?;
+        let report = flip_report::build(&flip_report::Inputs {
+            meta: self.dataset.meta(),
+            settings: &self.settings,
+            preset: &preset,
+            dir: &self.dir,
+            rows: &self.results,
+            timings: &self.timings,
+            seconds: self.started.elapsed().as_secs_f64(),
+            counts: flip_report::RowCounts {
+                train: self.rows.train.len(),
+                train_sample: self.rows.train_sample.len(),
+                valid: self.rows.valid.len(),
+                test: self.rows.test.len(),
+            },
+        })?;
+        write_atomically(&self.dir.join("report.md"), report.markdown.as_bytes())?;
+        write_atomically(
+            &self.dir.join("results.json"),
+            serde_json::to_string_pretty(&report.json)?.as_bytes(),
+        )?;
+        Ok(report)
+    }
+
+    fn add(&mut self, name: String, outcome: SeedOutcome) {
+        match self.results.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => v.push(outcome),
+            None => self.results.push((name, vec![outcome])),
+        }
+    }
+
+    fn id_variant(
+        &mut self,
+        variant: Variant,
+        model: CtrNet,
+        seed: u64,
+        device: &Device,
+    ) -> (SeedOutcome, Option<SeedOutcome>) {
+        let backbone = self.backbone();
+        let name = variant.key(backbone);
+        if let Some(done) = self.finished(&name, seed) {
+            return (done.outcome, done.full);
+        }
+        // Parameters are drawn lazily, at first use: from here on, not from whatever state the
+        // variants before this one (trained now, or reused by resume) left behind.
+        device.seed(variant.seed(backbone, seed));
+        let started = Instant::now();
+        let config = CtrTrainConfig {
+            seed,
+            ..self.settings.id_training.clone()
+        };
+        let train = match variant {
+            Variant::ScratchOnSample | Variant::FlipIdOnSample => &self.rows.train_sample,
+            _ => &self.rows.train,
+        };
+        let mut log = String::new();
+        let fitted = fit(model, train, &self.rows.valid, &config, device, |r| {
+            push_record(&mut log, r)
+        });
+        let _ = write_atomically(
+            &self.dir.join(format!("{name}-seed{seed}.jsonl")),
+            log.as_bytes(),
+        );
+        if variant == Variant::FlipId && seed == 2012 {
+            save_module(&fitted.model, &self.dir.join("models").join("flip-id.bpk"));
+        }
+        let scoring = &self.devices[0];
+        let score = |test: &SplitData| {
+            SeedOutcome::of_fit(
+                seed,
+                evaluate(&fitted.model, test, config.eval_batch_size, scoring),
+                &fitted.history,
+                fitted.best_epoch,
+            )
+        };
+        let full = (self.rows.full_test.len() != self.rows.test.len())
+            .then(|| score(&self.rows.full_test));
+        let done = Finished {
+            outcome: score(&self.rows.test),
+            full,
+            curve: curve(&fitted.history),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        self.finish(&name, seed, &done);
+        (done.outcome, done.full)
+    }
+
+    fn text_variant(
+        &mut self,
+        variant: Variant,
+        model: TextClassifier,
+        seed: u64,
+        replicas: &Replicas,
+    ) -> Result<SeedOutcome> {
+        let backbone = self.backbone();
+        let name = variant.key(backbone);
+        if let Some(done) = self.finished(&name, seed) {
+            return Ok(done.outcome);
+        }
+        replicas.seed(variant.seed(backbone, seed));
+        let started = Instant::now();
+        let config = FinetuneConfig {
+            seed,
+            ..self.settings.finetune.clone()
+        };
+        let mut log = String::new();
+        let fitted = finetune(
+            model,
+            &self.rows.train_sample,
+            &self.rows.valid,
+            self.pad_id,
+            &config,
+            replicas,
+            |r| push_record(&mut log, r),
+        );
+        let _ = write_atomically(
+            &self.dir.join(format!("{name}-seed{seed}.jsonl")),
+            log.as_bytes(),
+        );
+        if variant == Variant::Flip && seed == 2012 {
+            save_module(&fitted.model, &self.dir.join("models").join("flip.bpk"));
+        }
+        let test = evaluate_text(
+            &fitted.model,
+            &self.rows.test,
+            config.eval_batch_size,
+            self.pad_id,
+            &self.devices[0],
+        );
+        if variant == Variant::Flip {
+            tracing::info!("FLIP, seed {seed}: α = {:.3}", fitted.model.alpha());
+        }
+        let done = Finished {
+            outcome: SeedOutcome::of_fit(seed, test, &fitted.history, fitted.best_epoch),
+            full: None,
+            curve: curve(&fitted.history),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        self.finish(&name, seed, &done);
+        Ok(done.outcome)
+    }
+
+    fn finished_path(&self, name: &str, seed: u64) -> PathBuf {
+        self.dir
+            .join("finished")
+            .join(format!("{name}-seed{seed}.json"))
+    }
+
+    /// With resume, the record of a variant an earlier run finished (replayed into the curves
+    /// and timings).
+    fn finished(&mut self, name: &str, seed: u64) -> Option<Finished> {
+        if !self.resume {
+            return None;
+        }
+        let path = self.finished_path(name, seed);
+        let text = std::fs::read_to_string(&path).ok()?;
+        match serde_json::from_str::<Finished>(&text) {
+            Ok(done) => {
+                tracing::info!(
+                    "{name}, seed {seed}: finished before, reusing {}",
+                    path.display()
+                );
+                self.record(name, seed, &done);
+                Some(done)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "{}: unreadable ({e}); training the variant again",
+                    path.display()
+                );
+                None
+            }
+        }
+    }
+
+    /// Records a finished variant: on disk for resume, and in the curves and timings.
+    fn finish(&mut self, name: &str, seed: u64, done: &Finished) {
+        let path = self.finished_path(name, seed);
+        if let Err(e) = write_json_atomically(&path, done) {
+            tracing::warn!(
+                "{}: cannot record the finished variant: {e:#}",
+                path.display()
+            );
+        }
+        self.record(name, seed, done);
+    }
+
+    fn record(&mut self, name: &str, seed: u64, done: &Finished) {
+        if seed == 2012 {
+            self.curves.push(Series {
+                name: name.to_owned(),
+                points: done.curve.clone(),
+            });
+        }
+        self.timings
+            .push((format!("{name} (seed {seed})"), done.seconds));
+    }
+
+    fn plm(&self, dir: &Path, device: &Device) -> Result<Plm> {
+        Ok(load(
+            dir,
+            LoadOptions {
+                layers: self.settings.pretraining.plm_layers,
+                ..LoadOptions::default()
+            },
+            device,
+        )?
+        .model)
+    }
+}
+
+fn push_record(log: &mut String, r: &EpochRecord) {
+    log.push_str(&serde_json::to_string(r).expect("records serialize"));
+    log.push('\n');
+}

@@ -1,0 +1,317 @@
+//! The report of a FLIP experiment: the results table (`report.md`), the same as JSON
+//! (`results.json`), and the differences paired by seed that the paper's claims rest on.
+
+use std::path::Path;
+
+use anyhow::Result;
+use flip_data::Meta;
+use serde::Serialize;
+
+use super::settings::{FlipSettings, describe_differences, differences, to_toml};
+use super::variants::Variant;
+use crate::presets::Preset;
+use crate::report::{MeanStd, ModelResult, ResultsTable, SeedOutcome};
+
+/// A written report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// `report.md`.
+    pub markdown: String,
+    /// `results.json`: dataset, preset, settings, table, paired differences, timings.
+    pub json: serde_json::Value,
+    /// The results table.
+    pub table: ResultsTable,
+    /// The paired differences.
+    pub paired: Vec<Paired>,
+}
+
+/// Row counts of the splits the variants used.
+pub(crate) struct RowCounts {
+    pub train: usize,
+    pub train_sample: usize,
+    pub valid: usize,
+    pub test: usize,
+}
+
+/// What a report is made of.
+pub(crate) struct Inputs<'a> {
+    pub meta: &'a Meta,
+    pub settings: &'a FlipSettings,
+    pub preset: &'a Preset,
+    pub dir: &'a Path,
+    /// Outcomes per row, in report order.
+    pub rows: &'a [(String, Vec<SeedOutcome>)],
+    pub timings: &'a [(String, f64)],
+    /// Wall seconds of this invocation.
+    pub seconds: f64,
+    pub counts: RowCounts,
+}
+
+/// Test-AUC differences between two variants, matched by seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Paired {
+    /// The first variant's row.
+    pub first: String,
+    /// The second variant's row.
+    pub second: String,
+    /// (seed, first − second).
+    pub per_seed: Vec<(u64, f64)>,
+    /// Mean over seeds.
+    pub mean: f64,
+    /// Sample standard deviation over seeds (0 for one seed).
+    pub std: f64,
+}
+
+pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
+    let (meta, settings) = (input.meta, input.settings);
+    let backbone = settings.pretraining.backbone.name();
+    let mut table = ResultsTable {
+        title: String::new(),
+        rows: Default::default(),
+    };
+    for (name, outcomes) in input.rows {
+        table
+            .rows
+            .insert(name.clone(), ModelResult::new(name, outcomes.clone()));
+    }
+    let mut md = format!(
+        "# FLIP on {} ({} split)\n\nTest AUC and LogLoss on {} sampled test rows (the same rows for every variant), mean ± standard deviation over seeds {:?}; \
+         pretraining ran once (seed {}).\n\n| variant | test AUC | test LogLoss | best epoch | s / epoch | seeds |\n|---|---:|---:|---:|---:|---:|\n",
+        meta.name,
+        meta.recipe.split.protocol,
+        input.counts.test,
+        settings.seeds,
+        settings.pretraining.pretrain.seed,
+    );
+    for (name, _) in input.rows {
+        let r = &table.rows[name];
+        md.push_str(&format!(
+            "| {name} | {:.4} ± {:.4} | {:.4} ± {:.4} | {:.1} | {:.1} | {} |\n",
+            r.auc.mean,
+            r.auc.std,
+            r.logloss.mean,
+            r.logloss.std,
+            r.best_epoch.mean,
+            r.seconds_per_epoch.mean,
+            r.seeds.len()
+        ));
+    }
+    let paired = paired_differences(input.rows, &comparisons(backbone, input.rows));
+    if !paired.is_empty() {
+        md.push_str(
+            "\n## Paired by seed\n\nTest AUC of the first variant minus the second's, for the same seed \
+             (the same data order and initialisation of the parts they share).\n\n\
+             | comparison | per seed | mean ± sd | first better |\n|---|---|---:|---:|\n",
+        );
+        for p in &paired {
+            md.push_str(&format!(
+                "| {} − {} | {} | {:+.4} ± {:.4} | {}/{} |\n",
+                p.first,
+                p.second,
+                p.per_seed
+                    .iter()
+                    .map(|(_, d)| format!("{d:+.4}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                p.mean,
+                p.std,
+                p.per_seed.iter().filter(|(_, d)| *d > 0.0).count(),
+                p.per_seed.len()
+            ));
+        }
+    }
+    let preset_settings = FlipSettings::from_preset(
+        input.preset,
+        settings.pretraining.backbone.clone(),
+        settings.pretraining.plm.clone(),
+    );
+    let changed = differences(&preset_settings, settings)?;
+    md.push_str("\n## Configuration\n\n");
+    if !changed.is_empty() {
+        md.push_str(&format!(
+            "- settings over the preset (preset -> this run):\n```\n{}\n```\n",
+            describe_differences(&changed)
+        ));
+    }
+    let (id, ft) = (&settings.id_training, &settings.finetune);
+    md.push_str(&format!(
+        "- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
+         - ID-only variants: Adam lr {}, batch {}, at most {} epochs, patience {}\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}\n\n",
+        input.preset.name,
+        input.preset.description,
+        settings.pretraining.plm.display(),
+        settings
+            .pretraining
+            .plm_layers
+            .map_or_else(|| "all".to_owned(), |k| k.to_string()),
+        backbone,
+        input.counts.train,
+        input.counts.train_sample,
+        input.counts.valid,
+        input.counts.test,
+        meta.splits.valid.rows,
+        meta.splits.test.rows,
+        id.learning_rate,
+        id.batch_size,
+        id.max_epochs,
+        id.patience,
+        ft.plm_learning_rate,
+        ft.learning_rate,
+        ft.weight_decay,
+        ft.batch_size,
+        ft.max_epochs,
+        ft.patience
+    ));
+    md.push_str("## Timings\n\n| phase | seconds |\n|---|---:|\n");
+    for (phase, s) in input.timings {
+        md.push_str(&format!("| {phase} | {s:.0} |\n"));
+    }
+    md.push_str(&format!(
+        "| total of this invocation | {:.0} |\n\n",
+        input.seconds
+    ));
+    md.push_str(&format!(
+        "## Reproduce\n\n```\ncargo xtask train --dataset {} --protocol {} --settings {}\n```\n\n`settings.toml` holds every setting of this run (a document `--settings` takes back). Plots: `pretrain/pretrain-losses.png`, `pretrain/pretrain-accuracy.png`, `valid-auc.png`. Logs: one JSONL per variant and seed.\n",
+        meta.name,
+        meta.recipe.split.protocol,
+        input.dir.join(super::settings::SETTINGS_FILE).display(),
+    ));
+    let json = serde_json::json!({
+        "dataset": meta.name,
+        "preset": input.preset,
+        "settings": toml::from_str::<toml::Value>(&to_toml(settings)?)?,
+        "table": table,
+        "paired": paired,
+        "timings": input.timings,
+        "seconds": input.seconds,
+    });
+    Ok(Report {
+        markdown: md,
+        json,
+        table,
+        paired,
+    })
+}
+
+/// The comparisons the paper's claims rest on, among the rows of `rows`: each FLIP_ID against
+/// the backbone from scratch on the same rows, FLIP_PLM against the language model without
+/// alignment, and FLIP against each tower finetuned on its rows.
+fn comparisons(backbone: &str, rows: &[(String, Vec<SeedOutcome>)]) -> Vec<(String, String)> {
+    let label = |v: Variant| v.label(backbone);
+    let full = |v: Variant| v.full_test_label(backbone);
+    let scratch = label(Variant::Scratch);
+    let mut pairs = vec![
+        (label(Variant::FlipId), scratch.clone()),
+        (full(Variant::FlipId), full(Variant::Scratch)),
+        (
+            label(Variant::FlipIdOnSample),
+            label(Variant::ScratchOnSample),
+        ),
+    ];
+    let ablation = format!("{}, pretrained ", label(Variant::FlipId));
+    pairs.extend(
+        rows.iter()
+            .filter(|(name, _)| name.starts_with(&ablation))
+            .map(|(name, _)| (name.clone(), scratch.clone())),
+    );
+    pairs.push((label(Variant::FlipPlm), label(Variant::Plm)));
+    pairs.push((label(Variant::Flip), label(Variant::FlipIdOnSample)));
+    pairs.push((label(Variant::Flip), label(Variant::FlipPlm)));
+    pairs
+}
+
+/// The comparisons of `pairs` whose two rows both ran, with the seeds they share.
+fn paired_differences(
+    rows: &[(String, Vec<SeedOutcome>)],
+    pairs: &[(String, String)],
+) -> Vec<Paired> {
+    let outcomes = |name: &str| rows.iter().find(|(n, _)| n == name).map(|(_, o)| o);
+    pairs
+        .iter()
+        .filter_map(|(first, second)| {
+            let (a, b) = (outcomes(first)?, outcomes(second)?);
+            let per_seed: Vec<(u64, f64)> = a
+                .iter()
+                .filter_map(|x| {
+                    let y = b.iter().find(|y| y.seed == x.seed)?;
+                    Some((x.seed, x.test.auc - y.test.auc))
+                })
+                .collect();
+            if per_seed.is_empty() {
+                return None;
+            }
+            let MeanStd { mean, std } =
+                MeanStd::of(&per_seed.iter().map(|&(_, d)| d).collect::<Vec<_>>());
+            Some(Paired {
+                first: first.clone(),
+                second: second.clone(),
+                per_seed,
+                mean,
+                std,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctr::Evaluation;
+
+    fn outcome(seed: u64, auc: f64) -> SeedOutcome {
+        let e = Evaluation {
+            auc,
+            logloss: 0.5,
+            rows: 10,
+        };
+        SeedOutcome {
+            seed,
+            test: e,
+            valid: e,
+            best_epoch: 1,
+            epochs: 1,
+            seconds_per_epoch: 1.0,
+        }
+    }
+
+    #[test]
+    fn differences_are_matched_by_seed_and_missing_variants_skipped() {
+        let rows = vec![
+            (
+                "FLIP_ID (fm)".to_owned(),
+                vec![
+                    outcome(2012, 0.75),
+                    outcome(2013, 0.74),
+                    outcome(2014, 0.70),
+                ],
+            ),
+            (
+                "fm from scratch".to_owned(),
+                vec![outcome(2013, 0.73), outcome(2012, 0.76)],
+            ),
+        ];
+        let paired = paired_differences(&rows, &comparisons("fm", &rows));
+        assert_eq!(paired.len(), 1, "only FLIP_ID vs scratch ran");
+        let p = &paired[0];
+        assert_eq!(p.first, "FLIP_ID (fm)");
+        assert_eq!(p.per_seed.len(), 2);
+        assert!((p.per_seed[0].1 - -0.01).abs() < 1e-12 && (p.per_seed[1].1 - 0.01).abs() < 1e-12);
+        assert!(p.mean.abs() < 1e-12);
+        assert!((p.std - 0.02_f64.sqrt() * 0.1).abs() < 1e-12, "{}", p.std);
+    }
+
+    #[test]
+    fn ablations_are_compared_with_the_backbone_from_scratch() {
+        let rows = vec![
+            (
+                "FLIP_ID (fm), pretrained no-mlm".to_owned(),
+                vec![outcome(2012, 0.70)],
+            ),
+            ("fm from scratch".to_owned(), vec![outcome(2012, 0.72)]),
+        ];
+        let paired = paired_differences(&rows, &comparisons("fm", &rows));
+        assert_eq!(paired.len(), 1);
+        assert_eq!(paired[0].second, "fm from scratch");
+        assert!((paired[0].mean + 0.02).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,393 @@
+//! The typed settings of each stage: one serde type per stage, written into its run folder as
+//! `settings.toml` and read back from a file a user passes in. Each starts from a named preset
+//! ([`Preset`]); a settings document is laid over it key by key ([`overlay`]), so a complete
+//! document reproduces a run and a partial one changes only the keys it names.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use flip_id_models::ModelConfig;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::ctr::CtrTrainConfig;
+use crate::finetune::FinetuneConfig;
+use crate::presets::Preset;
+use crate::pretrain::PretrainConfig;
+
+/// The name of a stage's settings file in its run folder.
+pub const SETTINGS_FILE: &str = "settings.toml";
+
+/// Pretraining of an ID model and a language model on the alignment losses
+/// (`cargo xtask train --stage pretrain`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainSettings {
+    /// The preset these settings started from (`cpu-quick` or `paper`), for reports.
+    pub preset: String,
+    /// The ID tower: any zoo member, with its own settings.
+    pub backbone: ModelConfig,
+    /// The language model: a Hugging Face model folder.
+    pub plm: PathBuf,
+    /// Keep only the first k layers of the language model. Default: the preset's.
+    pub plm_layers: Option<usize>,
+    /// The pretraining loop.
+    pub pretrain: PretrainConfig,
+}
+
+/// The whole FLIP experiment (`cargo xtask train`, `--stage flip`): pretraining, then every
+/// variant and baseline for every seed, scored on the same rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlipSettings {
+    /// Seeds of every finetuned variant (pretraining runs once, with its own seed).
+    pub seeds: Vec<u64>,
+    /// Training rows sampled for the variants with the language model. Default: all.
+    pub finetune_rows: Option<usize>,
+    /// Validation and test rows sampled for scoring every variant. Default: all.
+    pub eval_rows: Option<usize>,
+    /// Also pretrain without MLM, without MTM and contrastive only, and finetune FLIP_ID on
+    /// each.
+    pub ablations: bool,
+    /// Only the ID-model variants (the backbone from scratch and FLIP_ID).
+    pub id_only: bool,
+    /// The ID-only variants (the backbone from scratch, FLIP_ID).
+    pub id_training: CtrTrainConfig,
+    /// The variants with the language model (the plain language model, FLIP_PLM, FLIP).
+    pub finetune: FinetuneConfig,
+    /// The pretraining both towers start from.
+    pub pretraining: PretrainSettings,
+}
+
+/// ID-model baselines trained from scratch (`cargo xtask train --stage id`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdBaselineSettings {
+    /// The models, each with its settings.
+    pub models: Vec<ModelConfig>,
+    /// Seeds per model.
+    pub seeds: Vec<u64>,
+    /// The trainer (its `seed` is replaced by each seed of `seeds`).
+    pub training: CtrTrainConfig,
+}
+
+/// `n` seeds from 2012 on (2012, 2013, ...); at least one.
+pub fn seed_list(n: u64) -> Vec<u64> {
+    (0..n.max(1)).map(|i| 2012 + i).collect()
+}
+
+impl PretrainSettings {
+    /// The settings of `preset` for `backbone` and the language model in `plm`.
+    pub fn from_preset(preset: &Preset, backbone: ModelConfig, plm: PathBuf) -> Self {
+        PretrainSettings {
+            preset: preset.name.clone(),
+            backbone,
+            plm,
+            plm_layers: preset.plm_layers,
+            pretrain: preset.pretrain.clone(),
+        }
+    }
+
+    /// The preset named by `self.preset`.
+    pub fn preset(&self) -> Result<Preset> {
+        preset_named(&self.preset)
+    }
+}
+
+impl FlipSettings {
+    /// The settings of `preset` for `backbone` and the language model in `plm`, seed 2012.
+    pub fn from_preset(preset: &Preset, backbone: ModelConfig, plm: PathBuf) -> Self {
+        FlipSettings {
+            seeds: seed_list(1),
+            finetune_rows: preset.finetune_rows,
+            eval_rows: preset.eval_rows,
+            ablations: false,
+            id_only: false,
+            id_training: CtrTrainConfig {
+                max_epochs: preset.id_epochs,
+                ..CtrTrainConfig::default()
+            },
+            finetune: preset.finetune.clone(),
+            pretraining: PretrainSettings::from_preset(preset, backbone, plm),
+        }
+    }
+}
+
+impl IdBaselineSettings {
+    /// The trainer's defaults for `models`, seed 2012.
+    pub fn new(models: Vec<ModelConfig>) -> Self {
+        IdBaselineSettings {
+            models,
+            seeds: seed_list(1),
+            training: CtrTrainConfig::default(),
+        }
+    }
+}
+
+/// The preset called `name`, or an error that lists the presets.
+pub fn preset_named(name: &str) -> Result<Preset> {
+    Preset::named(name).with_context(|| format!("unknown preset `{name}`; use cpu-quick or paper"))
+}
+
+/// A zoo member by name, or an error that lists the members.
+pub fn model_named(name: &str) -> Result<ModelConfig> {
+    ModelConfig::from_name(name).with_context(|| {
+        format!(
+            "unknown model `{name}`; choose from {}",
+            flip_id_models::MODEL_NAMES.join(", ")
+        )
+    })
+}
+
+/// `settings` as a TOML document (what `settings.toml` holds).
+pub fn to_toml<T: Serialize>(settings: &T) -> Result<String> {
+    toml::to_string(settings).context("the settings do not serialise to TOML")
+}
+
+/// `base` with the keys of the TOML document `text` replaced, tables merged key by key (keys
+/// the document omits keep `base`'s values; unknown keys are errors that name them).
+pub fn overlay<T: Serialize + DeserializeOwned>(base: &T, text: &str) -> Result<T> {
+    let toml::Value::Table(mut table) = toml::Value::try_from(base)? else {
+        bail!("the settings do not serialise to a TOML table");
+    };
+    merge(&mut table, text.parse::<toml::Table>()?);
+    Ok(toml::Value::Table(table).try_into()?)
+}
+
+/// [`overlay`] with the document in the file at `path` (errors name the file).
+pub fn overlay_file<T: Serialize + DeserializeOwned>(base: &T, path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    overlay(base, &text).with_context(|| format!("{}: not a settings document", path.display()))
+}
+
+/// A settings document read from a file, to be laid over a preset's settings with
+/// [`SettingsDocument::apply`]; its keys can be read and removed first (for example to find
+/// the preset and backbone it names).
+#[derive(Debug, Clone)]
+pub struct SettingsDocument {
+    path: PathBuf,
+    table: toml::Table,
+}
+
+impl SettingsDocument {
+    /// Reads the TOML document at `path`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let table = text
+            .parse::<toml::Table>()
+            .with_context(|| format!("{}: not a TOML document", path.display()))?;
+        Ok(SettingsDocument {
+            path: path.to_owned(),
+            table,
+        })
+    }
+
+    /// The string at the dotted key `key` (`pretraining.backbone.model`), if any.
+    pub fn string(&self, key: &str) -> Option<&str> {
+        let mut parts = key.split('.').peekable();
+        let mut table = &self.table;
+        while let Some(part) = parts.next() {
+            let value = table.get(part)?;
+            if parts.peek().is_none() {
+                return value.as_str();
+            }
+            table = value.as_table()?;
+        }
+        None
+    }
+
+    /// Removes the dotted key `key` (a value or a whole table), if present.
+    pub fn remove(&mut self, key: &str) {
+        let (parent, last) = match key.rsplit_once('.') {
+            Some((parent, last)) => (Some(parent), last),
+            None => (None, key),
+        };
+        let mut table = &mut self.table;
+        for part in parent.into_iter().flat_map(|p| p.split('.')) {
+            match table.get_mut(part).and_then(toml::Value::as_table_mut) {
+                Some(inner) => table = inner,
+                None => return,
+            }
+        }
+        table.remove(last);
+    }
+
+    /// `base` with this document's keys laid over it ([`overlay`]); errors name the file.
+    pub fn apply<T: Serialize + DeserializeOwned>(&self, base: &T) -> Result<T> {
+        overlay(base, &toml::to_string(&self.table)?)
+            .with_context(|| format!("{}: not a settings document", self.path.display()))
+    }
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// One changed key: its dotted path, the value before and after (`None` where a side lacks it).
+pub type Difference = (String, Option<String>, Option<String>);
+
+/// The keys (dotted paths) whose values differ between two settings, with both values, in key
+/// order.
+pub fn differences<T: Serialize>(before: &T, after: &T) -> Result<Vec<Difference>> {
+    let (a, b) = (
+        toml::Value::try_from(before)?,
+        toml::Value::try_from(after)?,
+    );
+    let mut out = Vec::new();
+    diff("", Some(&a), Some(&b), &mut out);
+    Ok(out)
+}
+
+fn diff(path: &str, a: Option<&toml::Value>, b: Option<&toml::Value>, out: &mut Vec<Difference>) {
+    match (a, b) {
+        (Some(toml::Value::Table(x)), Some(toml::Value::Table(y))) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                let sub = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                diff(&sub, x.get(key), y.get(key), out);
+            }
+        }
+        (x, y) if x != y => out.push((
+            path.to_owned(),
+            x.map(ToString::to_string),
+            y.map(ToString::to_string),
+        )),
+        _ => {}
+    }
+}
+
+/// One line per difference: `key: before -> after` (`unset` for a missing side).
+pub fn describe_differences(differences: &[Difference]) -> String {
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "unset".to_owned());
+    differences
+        .iter()
+        .map(|(key, a, b)| format!("{key}: {} -> {}", show(a), show(b)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flip(preset: &Preset) -> FlipSettings {
+        FlipSettings::from_preset(
+            preset,
+            ModelConfig::from_name("dcnv2").unwrap(),
+            PathBuf::from("/models/minilm"),
+        )
+    }
+
+    #[test]
+    fn a_settings_file_changes_only_its_own_keys() {
+        let base = Preset::cpu_quick().pretrain;
+        let config = overlay(&base, "learning_rate = 0.002\n[align]\ntemperature = 0.1\n").unwrap();
+        assert_eq!(config.learning_rate, 0.002);
+        assert_eq!(config.align.temperature, 0.1);
+        assert_eq!(config.max_rows, base.max_rows);
+        assert_eq!(config.batch_size, base.batch_size);
+        assert_eq!(config.align.icl_weight, base.align.icl_weight);
+        assert_eq!(config.mask, base.mask);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it() {
+        let base = PretrainConfig::default();
+        let error = overlay(&base, "learnig_rate = 0.1\n").unwrap_err();
+        assert!(format!("{error:#}").contains("learnig_rate"), "{error:#}");
+        let error = overlay(&flip(&Preset::cpu_quick()), "[finetune]\nbatch = 3\n").unwrap_err();
+        assert!(format!("{error:#}").contains("batch"), "{error:#}");
+    }
+
+    #[test]
+    fn every_stage_round_trips_through_its_toml_document() {
+        for preset in [Preset::cpu_quick(), Preset::paper()] {
+            let settings = flip(&preset);
+            let text = to_toml(&settings).unwrap();
+            // A complete document laid over another preset gives the same settings back.
+            let back: FlipSettings = overlay(&flip(&Preset::paper()), &text).unwrap();
+            assert!(differences(&settings, &back).unwrap().is_empty(), "{text}");
+            let direct: FlipSettings = toml::from_str(&text).unwrap();
+            assert!(differences(&settings, &direct).unwrap().is_empty());
+        }
+        let id = IdBaselineSettings::new(vec![
+            ModelConfig::from_name("lr").unwrap(),
+            ModelConfig::from_name("xdeepfm").unwrap(),
+        ]);
+        let back: IdBaselineSettings = toml::from_str(&to_toml(&id).unwrap()).unwrap();
+        assert!(differences(&id, &back).unwrap().is_empty());
+    }
+
+    #[test]
+    fn differences_name_the_changed_keys_with_both_values() {
+        let a = flip(&Preset::cpu_quick());
+        let mut b = a.clone();
+        b.eval_rows = Some(40);
+        b.pretraining.pretrain.align.temperature = 0.5;
+        let d = differences(&a, &b).unwrap();
+        let keys: Vec<&str> = d.iter().map(|(k, _, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["eval_rows", "pretraining.pretrain.align.temperature"]
+        );
+        assert_eq!(d[0].1.as_deref(), Some("2000"));
+        assert_eq!(d[0].2.as_deref(), Some("40"));
+        b.eval_rows = None;
+        let text = describe_differences(&differences(&a, &b).unwrap());
+        assert!(text.starts_with("eval_rows: 2000 -> unset\n"), "{text}");
+    }
+
+    #[test]
+    fn a_document_names_its_keys_and_drops_the_ones_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        let cpu = flip(&Preset::cpu_quick());
+        std::fs::write(&path, to_toml(&cpu).unwrap()).unwrap();
+        let mut doc = SettingsDocument::read(&path).unwrap();
+        assert_eq!(doc.string("pretraining.preset"), Some("cpu-quick"));
+        assert_eq!(doc.string("pretraining.backbone.model"), Some("dcnv2"));
+        assert_eq!(doc.string("pretraining.nothing.here"), None);
+        doc.remove("pretraining.backbone");
+        assert_eq!(doc.string("pretraining.backbone.model"), None);
+        // Laid over the paper preset with a DeepFM backbone, the backbone stays DeepFM.
+        let paper = FlipSettings::from_preset(
+            &Preset::paper(),
+            ModelConfig::from_name("deepfm").unwrap(),
+            PathBuf::from("/models/minilm"),
+        );
+        let merged = doc.apply(&paper).unwrap();
+        assert_eq!(merged.pretraining.backbone.name(), "deepfm");
+        assert_eq!(merged.pretraining.pretrain, cpu.pretraining.pretrain);
+        std::fs::write(&path, "[finetune]\nbatch = 3\n").unwrap();
+        let error = SettingsDocument::read(&path)
+            .unwrap()
+            .apply(&paper)
+            .unwrap_err();
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("settings.toml") && text.contains("batch"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn seeds_start_at_2012() {
+        assert_eq!(seed_list(3), [2012, 2013, 2014]);
+        assert_eq!(seed_list(0), [2012]);
+    }
+}

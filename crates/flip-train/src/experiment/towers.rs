@@ -1,0 +1,276 @@
+//! The pretraining stage: both towers trained on the alignment losses into a folder that holds
+//! the pretrained ID model (`id-model.bpk`, `id-model.json`) and the language model (`plm/`, a
+//! Hugging Face folder), resumable from its checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::Device;
+use flip_align::{FieldMasker, FlipPretrainer, NoiseDistribution};
+use flip_data::{PreparedDataset, Split};
+use flip_id_models::{CtrNet, InputShape, ModelConfig};
+use flip_plm::{LoadOptions, load, save_pretrained};
+
+use super::interrupt::Interrupt;
+use super::run_dir::claim;
+use super::settings::PretrainSettings;
+use crate::parallel::Replicas;
+use crate::pretrain::{PretrainRun, StepRecord, training_rows};
+use crate::report::write_atomically;
+
+/// Where a finished pretraining records its wall time, for reports of runs that reuse it.
+const SECONDS_FILE: &str = "wall-seconds.txt";
+
+/// The pretrained towers saved in a pretraining folder.
+#[derive(Debug, Clone)]
+pub struct Towers {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The ID model's configuration.
+    pub backbone: ModelConfig,
+    /// Wall seconds of the pretraining (of the invocation that finished it, when reused).
+    pub seconds: f64,
+    /// The first and last log windows and the chance levels, when this invocation trained.
+    pub summary: Option<PretrainSummary>,
+}
+
+/// How the losses moved during a pretraining, against chance.
+#[derive(Debug, Clone)]
+pub struct PretrainSummary {
+    /// The first log window.
+    pub first: StepRecord,
+    /// The last log window.
+    pub last: StepRecord,
+    /// Tokens of the language model's vocabulary (MLM chance is one over it).
+    pub vocab_size: usize,
+    /// Noise ids each MTM target is scored against.
+    pub mtm_noise: usize,
+}
+
+impl PretrainSummary {
+    /// A Markdown table of both windows and a line of chance levels.
+    pub fn markdown(&self) -> String {
+        let mut md = String::from(
+            "| | loss | ICL | MLM | MLM acc | MTM | MTM acc |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (name, r) in [
+            ("first log window", &self.first),
+            ("last log window", &self.last),
+        ] {
+            md.push_str(&format!(
+                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+                r.loss, r.icl, r.mlm, r.mlm_accuracy, r.mtm, r.mtm_accuracy
+            ));
+        }
+        md.push_str(&format!(
+            "chance levels: MLM accuracy 1/{} = {:.1e} (uniform over the vocabulary), MTM accuracy 1/{} = {:.3} (true id above {} noise ids)",
+            self.vocab_size,
+            1.0 / self.vocab_size as f64,
+            self.mtm_noise + 1,
+            1.0 / (self.mtm_noise + 1) as f64,
+            self.mtm_noise
+        ));
+        md
+    }
+}
+
+impl Towers {
+    /// The ID model with its pretrained weights, on `device`.
+    pub fn id_model(&self, shape: InputShape, device: &Device) -> Result<CtrNet> {
+        let mut model = self.backbone.init(shape, device);
+        let path = self.dir.join("id-model.bpk");
+        model
+            .load_from(&mut BurnpackStore::from_file(&path))
+            .with_context(|| format!("loading {}", path.display()))?;
+        Ok(model)
+    }
+
+    /// The pretrained language model folder.
+    pub fn plm_dir(&self) -> PathBuf {
+        self.dir.join("plm")
+    }
+}
+
+/// The input shape of the ID models on `dataset`.
+pub fn input_shape(dataset: &PreparedDataset) -> InputShape {
+    let meta = dataset.meta();
+    InputShape {
+        num_features: meta.vocab_size as usize,
+        num_fields: meta.fields.len(),
+    }
+}
+
+/// Pretrains into `dir` and returns the saved towers. A folder whose pretraining finished with
+/// the same settings is reused; one with a checkpoint is continued when `resume` (refused
+/// otherwise); one made with other settings is refused. `devices` share every batch (data
+/// parallel); `interrupt` stops the loop after a step, with a checkpoint.
+pub fn pretrain_towers(
+    dataset: &PreparedDataset,
+    settings: &PretrainSettings,
+    dir: &Path,
+    devices: &[Device],
+    resume: bool,
+    interrupt: &Interrupt,
+) -> Result<Towers> {
+    let config = &settings.pretrain;
+    let backbone = settings.backbone.clone();
+    let meta = dataset.meta();
+    claim(dir, dataset, settings)?;
+    let started = Instant::now();
+    if dir.join("plm").join("config.json").is_file() && dir.join("id-model.bpk").is_file() {
+        tracing::info!(
+            "{}: pretraining already done, reusing its towers",
+            dir.display()
+        );
+        let seconds = std::fs::read_to_string(dir.join(SECONDS_FILE))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(f64::NAN);
+        return Ok(Towers {
+            dir: dir.to_owned(),
+            backbone,
+            seconds,
+            summary: None,
+        });
+    }
+    let device = devices
+        .first()
+        .context("pretraining needs at least one device")?
+        .clone()
+        .autodiff();
+    device.seed(config.seed);
+    // Several devices share every batch (data parallel).
+    let replicas = Replicas::new(
+        std::iter::once(device.clone())
+            .chain(devices[1..].iter().map(|d| d.clone().autodiff()))
+            .collect(),
+    );
+    let plm = load(
+        &settings.plm,
+        LoadOptions {
+            layers: settings.plm_layers,
+            ..LoadOptions::default()
+        },
+        &device,
+    )?;
+    PreparedDataset::open_for_tokenizer(
+        dataset.dir(),
+        plm.tokenizer.hash(),
+        plm.tokenizer.source(),
+    )?;
+    let mask_token = plm
+        .tokenizer
+        .mask_id()
+        .context("the tokenizer has no mask token, which MLM needs")?;
+    let shape = input_shape(dataset);
+    let id_model = backbone.init(shape, &device);
+    let reserved: Vec<bool> = {
+        let mut r = vec![false; meta.vocab_size as usize];
+        for f in &meta.fields {
+            for id in f.offset..f.offset + 3 {
+                r[id as usize] = true;
+            }
+        }
+        r
+    };
+    let noise = NoiseDistribution::new(&meta.feature_counts, |j| reserved[j]);
+    let mask_ids: Vec<i64> = meta
+        .fields
+        .iter()
+        .map(|f| i64::from(f.offset + 2))
+        .collect();
+    let masker = FieldMasker::new(config.mask.clone(), mask_ids, mask_token);
+    let model = FlipPretrainer::new(
+        id_model,
+        plm.model,
+        plm.config.vocab_size,
+        meta.fields.len(),
+        &noise,
+        &config.align,
+        &device,
+    );
+
+    let train = dataset.load(Split::Train)?;
+    let data = training_rows(&train, config);
+    tracing::info!(
+        "pretraining {} + {} ({} layers) on {} of {} training rows, {} epochs, batch {}",
+        backbone.name(),
+        settings.plm.display(),
+        plm.config.num_layers,
+        data.len(),
+        train.len(),
+        config.epochs,
+        config.batch_size
+    );
+    let run = PretrainRun {
+        config,
+        data: &data,
+        masker: &masker,
+        noise: &noise,
+        pad_id: plm.tokenizer.pad_id(),
+        replicas: &replicas,
+        run_dir: dir,
+    };
+    if !resume && run.has_checkpoint() {
+        bail!(
+            "{} already holds a checkpoint: pass --resume to continue it, or --out for a new run",
+            dir.display()
+        );
+    }
+    let settings_json = serde_json::json!({
+        "settings": toml::Value::try_from(settings)?,
+        "plm_layers": plm.config.num_layers,
+    });
+    write_atomically(
+        &dir.join("settings.json"),
+        serde_json::to_string_pretty(&settings_json)?.as_bytes(),
+    )?;
+    let done =
+        interrupt.while_checkpointing(|| run.run(model, resume, &|_| interrupt.requested()))?;
+    if done.interrupted {
+        bail!(
+            "interrupted after step {}; continue with the same command and --resume",
+            done.state.global_step
+        );
+    }
+    let mut store = BurnpackStore::from_file(dir.join("id-model.bpk")).overwrite(true);
+    done.model
+        .id_model
+        .save_into(&mut store)
+        .context("saving the ID model")?;
+    write_atomically(
+        &dir.join("id-model.json"),
+        serde_json::to_string_pretty(&backbone)?.as_bytes(),
+    )?;
+    save_pretrained(
+        &done.model.plm,
+        &plm.config,
+        &settings.plm,
+        &dir.join("plm"),
+    )?;
+    let summary = match (done.state.records.first(), done.state.records.last()) {
+        (Some(first), Some(last)) => Some(PretrainSummary {
+            first: first.clone(),
+            last: last.clone(),
+            vocab_size: plm.config.vocab_size,
+            mtm_noise: config.align.mtm.noise,
+        }),
+        _ => None,
+    };
+    if let Some(s) = &summary {
+        tracing::info!("pretraining in {}:\n{}", dir.display(), s.markdown());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    write_atomically(
+        &dir.join(SECONDS_FILE),
+        format!("{seconds:.1}\n").as_bytes(),
+    )?;
+    Ok(Towers {
+        dir: dir.to_owned(),
+        backbone,
+        seconds,
+        summary,
+    })
+}

@@ -1,0 +1,179 @@
+//! The models an experiment finetunes, their names on disk and in reports, and the record a
+//! finished one leaves for resume.
+
+use flip_data::SplitData;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::ctr::EpochRecord;
+use crate::report::SeedOutcome;
+
+/// A pretraining ablation: one or two alignment losses switched off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ablation {
+    /// Contrastive and MTM, no MLM.
+    NoMlm,
+    /// Contrastive and MLM, no MTM.
+    NoMtm,
+    /// The contrastive loss alone.
+    IclOnly,
+}
+
+impl Ablation {
+    /// Every ablation, in report order.
+    pub const ALL: [Ablation; 3] = [Ablation::NoMlm, Ablation::NoMtm, Ablation::IclOnly];
+
+    /// `no-mlm`, `no-mtm` or `icl-only`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ablation::NoMlm => "no-mlm",
+            Ablation::NoMtm => "no-mtm",
+            Ablation::IclOnly => "icl-only",
+        }
+    }
+
+    /// The (contrastive, MLM, MTM) loss weights.
+    pub fn weights(self) -> [f64; 3] {
+        match self {
+            Ablation::NoMlm => [1.0, 0.0, 1.0],
+            Ablation::NoMtm => [1.0, 1.0, 0.0],
+            Ablation::IclOnly => [1.0, 0.0, 0.0],
+        }
+    }
+}
+
+/// One model of the experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// The ID backbone from scratch, on all training rows.
+    Scratch,
+    /// The pretrained ID tower finetuned alone, on all training rows.
+    FlipId,
+    /// The backbone from scratch on the rows the language-model variants see.
+    ScratchOnSample,
+    /// FLIP_ID on the rows the language-model variants see.
+    FlipIdOnSample,
+    /// FLIP_ID from an ablated pretraining, on all training rows.
+    FlipIdAblated(Ablation),
+    /// The language model with a click head, without alignment pretraining.
+    Plm,
+    /// The pretrained language model with a click head.
+    FlipPlm,
+    /// Both pretrained towers, logits mixed by a learned weight.
+    Flip,
+}
+
+impl Variant {
+    /// Whether the variant runs the language model (finetuned on the sampled rows).
+    pub fn uses_language_model(self) -> bool {
+        matches!(self, Variant::Plm | Variant::FlipPlm | Variant::Flip)
+    }
+
+    /// The name of its files (`finished/<key>-seed<seed>.json`, `<key>-seed<seed>.jsonl`).
+    pub fn key(self, backbone: &str) -> String {
+        match self {
+            Variant::Scratch => format!("{backbone}-scratch"),
+            Variant::FlipId => "flip-id".into(),
+            Variant::ScratchOnSample => format!("{backbone}-scratch-sample"),
+            Variant::FlipIdOnSample => "flip-id-sample".into(),
+            Variant::FlipIdAblated(a) => format!("flip-id-{}", a.name()),
+            Variant::Plm => "plm".into(),
+            Variant::FlipPlm => "flip-plm".into(),
+            Variant::Flip => "flip".into(),
+        }
+    }
+
+    /// Its row in the report (on the sampled test rows).
+    pub fn label(self, backbone: &str) -> String {
+        match self {
+            Variant::Scratch => format!("{backbone} from scratch"),
+            Variant::FlipId => format!("FLIP_ID ({backbone})"),
+            Variant::ScratchOnSample => {
+                format!("{backbone} from scratch, on the finetuning sample")
+            }
+            Variant::FlipIdOnSample => format!("FLIP_ID ({backbone}), on the finetuning sample"),
+            Variant::FlipIdAblated(a) => format!("FLIP_ID ({backbone}), pretrained {}", a.name()),
+            Variant::Plm => "language model finetuned, no alignment".into(),
+            Variant::FlipPlm => "FLIP_PLM".into(),
+            Variant::Flip => format!("FLIP ({backbone} + language model)"),
+        }
+    }
+
+    /// Its row scored on the full test split (when the test rows are sampled).
+    pub fn full_test_label(self, backbone: &str) -> String {
+        format!("{}, full test split", self.label(backbone))
+    }
+
+    /// The random stream of the variant at `seed`, the same whatever ran before it in the
+    /// process (FNV-1a of its key, mixed with the seed).
+    pub fn seed(self, backbone: &str, seed: u64) -> u64 {
+        let hash = self
+            .key(backbone)
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        seed ^ hash
+    }
+}
+
+/// What a finished variant leaves in `finished/<key>-seed<seed>.json`, so that a resumed run
+/// skips it and still reports exactly what it measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finished {
+    /// On the (sampled) test rows.
+    pub outcome: SeedOutcome,
+    /// On the full test split, where the sampled test rows are fewer.
+    pub full: Option<SeedOutcome>,
+    /// Validation AUC per epoch.
+    pub curve: Vec<(f64, f64)>,
+    /// Wall seconds of the variant.
+    pub seconds: f64,
+}
+
+/// Validation AUC per epoch.
+pub fn curve(history: &[EpochRecord]) -> Vec<(f64, f64)> {
+    history
+        .iter()
+        .map(|r| (r.epoch as f64, r.valid.auc))
+        .collect()
+}
+
+/// A seeded sample of `n` rows of `data`, in their original order (all rows when `n` is none
+/// or not smaller).
+pub fn sample(data: &SplitData, n: Option<usize>, seed: u64) -> SplitData {
+    match n {
+        Some(n) if n < data.len() => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut rows = rand::seq::index::sample(&mut rng, data.len(), n).into_vec();
+            rows.sort_unstable();
+            data.subset(&rows)
+        }
+        _ => data.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_seeds_are_those_of_earlier_runs() {
+        // Finished records and the random streams of runs made before the library existed.
+        assert_eq!(Variant::Scratch.key("dcnv2"), "dcnv2-scratch");
+        assert_eq!(
+            Variant::FlipIdAblated(Ablation::IclOnly).key("dcnv2"),
+            "flip-id-icl-only"
+        );
+        let fnv = |name: &str| {
+            name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+        };
+        assert_eq!(Variant::Flip.seed("fm", 2013), 2013 ^ fnv("flip"));
+        // FNV-1a of the empty string is its offset basis; of "a", a published value.
+        assert_eq!(fnv(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
