@@ -38,6 +38,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
     /// Obtain raw data files or a model: ml-100k, ml-1m, bookcrossing, goodreads, minilm, or all.
     Fetch(commands::FetchArgs),
