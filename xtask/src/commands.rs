@@ -81,7 +81,7 @@ pub struct PrepareArgs {
     /// Where the raw files are [default: the recipe's `path`, else the fetch cache].
     #[arg(long)]
     source: Option<PathBuf>,
-    /// Output folder [default: $FLIP_HOME/prepared/<dataset>-<protocol>].
+    /// Output folder [default: $FLIP_HOME/prepared/DATASET-PROTOCOL].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Rebuild even if an identical preparation exists.

@@ -61,7 +61,7 @@ pub struct TrainArgs {
     /// [default: auto, or the settings file's].
     #[arg(long)]
     sparse: Option<String>,
-    /// Run folder [default: $FLIP_HOME/runs/<stage>-<dataset>-...].
+    /// Run folder [default: $FLIP_HOME/runs/STAGE-DATASET-...].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Pretraining: the ID backbone (any zoo member) [default: dcnv2].

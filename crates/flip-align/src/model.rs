@@ -42,7 +42,7 @@ pub struct AlignConfig {
     /// Weight of the MTM loss; 0 switches it off. Default 1.
     pub mtm_weight: f64,
     /// Do the official code's extra work (for cost comparisons and exact reproduction): two
-    /// clean PLM passes (one for [CLS], one for the token states) and the MLM vocabulary
+    /// clean PLM passes (one for `[CLS]`, one for the token states) and the MLM vocabulary
     /// projection over every position before picking the masked ones. Default false.
     pub official_compute: bool,
 }

@@ -194,7 +194,7 @@ pub struct MlmHead {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
-    /// The first token's state ([CLS] / `<s>`), as FLIP.
+    /// The first token's state (`[CLS]` / `<s>`), as FLIP.
     Cls,
     /// The mean of the real tokens' states, as sentence-transformers.
     Mean,

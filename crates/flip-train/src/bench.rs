@@ -243,7 +243,7 @@ fn random_tokens(
 }
 
 /// Sequences per second of a language model of shape `config` at `batch` x `len` tokens:
-/// training steps ([CLS] head, BCE, AdamW) on `device` (autodiff) when `train`, else forward
+/// training steps (`[CLS]` head, BCE, AdamW) on `device` (autodiff) when `train`, else forward
 /// passes on `device` (plain).
 pub fn plm_throughput(
     config: &PlmConfig,

@@ -137,7 +137,7 @@ pub struct PretrainState {
     pub finished: bool,
 }
 
-/// What [`pretrain`] returns.
+/// What [`PretrainRun::run`] returns.
 pub struct Pretrained {
     /// The model after the last step done.
     pub model: FlipPretrainer,
