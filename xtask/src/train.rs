@@ -171,12 +171,10 @@ pub fn train(
             );
         }
         Stage::Id => {
-            let mut settings = IdBaselineSettings::new(models(args)?);
-            if let Some(d) = &document {
-                settings = d.apply(&settings)?;
-            }
-            if let Some(m) = &args.model {
-                settings.models = models_named(m)?;
+            let flagged = models_named(args.model.as_deref().unwrap_or("dcnv2"))?;
+            let mut settings = with_document(&document, IdBaselineSettings::new(flagged.clone()))?;
+            if args.model.is_some() {
+                settings.models = flagged;
             }
             settings.training = self::id_training(args, settings.training, dataset, &document)?;
             if let Some(n) = args.seeds {
@@ -187,14 +185,8 @@ pub fn train(
             println!("written to {}", dir.display());
         }
         Stage::Pretrain => {
-            let mut settings = PretrainSettings::from_preset(&preset, backbone, plm_dir);
-            if let Some(d) = &document {
-                settings = d.apply(&settings)?;
-            }
-            settings.pretrain = pretrain_config(args, settings.pretrain)?;
-            if let Some(k) = args.plm_layers {
-                settings.plm_layers = Some(k);
-            }
+            let base = PretrainSettings::from_preset(&preset, backbone, plm_dir);
+            let mut settings = pretraining(args, with_document(&document, base)?)?;
             if let Some(e) = args.epochs {
                 settings.pretrain.epochs = e;
             }
@@ -206,15 +198,9 @@ pub fn train(
             println!("pretrained towers, log and curves in {}", dir.display());
         }
         Stage::Flip => {
-            let mut settings = FlipSettings::from_preset(&preset, backbone, plm_dir);
-            if let Some(d) = &document {
-                settings = d.apply(&settings)?;
-            }
-            let p = &mut settings.pretraining;
-            p.pretrain = pretrain_config(args, p.pretrain.clone())?;
-            if let Some(k) = args.plm_layers {
-                p.plm_layers = Some(k);
-            }
+            let base = FlipSettings::from_preset(&preset, backbone, plm_dir);
+            let mut settings = with_document(&document, base)?;
+            settings.pretraining = pretraining(args, settings.pretraining)?;
             settings.id_training =
                 self::id_training(args, settings.id_training, dataset, &document)?;
             if let Some(n) = args.seeds {
@@ -240,18 +226,30 @@ pub fn train(
     Ok(())
 }
 
-/// The pretraining settings with `--pretrain-config` laid over them, then `--rows`.
-fn pretrain_config(
-    args: &TrainArgs,
-    mut config: flip_train::PretrainConfig,
-) -> Result<flip_train::PretrainConfig> {
+/// `base` with the `--settings` document laid over it, if one was given.
+fn with_document<T: serde::Serialize + serde::de::DeserializeOwned>(
+    document: &Option<SettingsDocument>,
+    base: T,
+) -> Result<T> {
+    match document {
+        Some(d) => d.apply(&base),
+        None => Ok(base),
+    }
+}
+
+/// The pretraining settings with `--pretrain-config` laid over them, then `--rows` and
+/// `--plm-layers`.
+fn pretraining(args: &TrainArgs, mut settings: PretrainSettings) -> Result<PretrainSettings> {
     if let Some(path) = &args.pretrain_config {
-        config = overlay_file(&config, path)?;
+        settings.pretrain = overlay_file(&settings.pretrain, path)?;
     }
     if let Some(rows) = args.rows {
-        config.max_rows = Some(rows);
+        settings.pretrain.max_rows = Some(rows);
     }
-    Ok(config)
+    if let Some(k) = args.plm_layers {
+        settings.plm_layers = Some(k);
+    }
+    Ok(settings)
 }
 
 /// The ID-model trainer's settings with `--config` laid over them, then `--epochs`,
@@ -281,11 +279,6 @@ fn id_training(
         Some(other) => bail!("--sparse {other}: use on, off or auto"),
     }
     Ok(config)
-}
-
-/// The models named by `--model` (default DCNv2).
-fn models(args: &TrainArgs) -> Result<Vec<flip_id_models::ModelConfig>> {
-    models_named(args.model.as_deref().unwrap_or("dcnv2"))
 }
 
 /// A zoo member, several separated by commas, or `all`.

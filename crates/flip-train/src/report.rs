@@ -172,10 +172,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn outcome(seed: u64, auc: f64) -> SeedOutcome {
+    /// A seed's outcome with test and validation AUC `auc` (for tests of tables and pairings).
+    pub(crate) fn outcome(seed: u64, auc: f64) -> SeedOutcome {
         let eval = Evaluation {
             auc,
             logloss: 0.5,

@@ -256,23 +256,7 @@ fn paired_differences(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ctr::Evaluation;
-
-    fn outcome(seed: u64, auc: f64) -> SeedOutcome {
-        let e = Evaluation {
-            auc,
-            logloss: 0.5,
-            rows: 10,
-        };
-        SeedOutcome {
-            seed,
-            test: e,
-            valid: e,
-            best_epoch: 1,
-            epochs: 1,
-            seconds_per_epoch: 1.0,
-        }
-    }
+    use crate::report::tests::outcome;
 
     #[test]
     fn differences_are_matched_by_seed_and_missing_variants_skipped() {

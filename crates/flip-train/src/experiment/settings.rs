@@ -147,10 +147,14 @@ pub fn to_toml<T: Serialize>(settings: &T) -> Result<String> {
 /// `base` with the keys of the TOML document `text` replaced, tables merged key by key (keys
 /// the document omits keep `base`'s values; unknown keys are errors that name them).
 pub fn overlay<T: Serialize + DeserializeOwned>(base: &T, text: &str) -> Result<T> {
+    overlay_table(base, text.parse::<toml::Table>()?)
+}
+
+fn overlay_table<T: Serialize + DeserializeOwned>(base: &T, document: toml::Table) -> Result<T> {
     let toml::Value::Table(mut table) = toml::Value::try_from(base)? else {
         bail!("the settings do not serialise to a TOML table");
     };
-    merge(&mut table, text.parse::<toml::Table>()?);
+    merge(&mut table, document);
     Ok(toml::Value::Table(table).try_into()?)
 }
 
@@ -216,7 +220,7 @@ impl SettingsDocument {
 
     /// `base` with this document's keys laid over it ([`overlay`]); errors name the file.
     pub fn apply<T: Serialize + DeserializeOwned>(&self, base: &T) -> Result<T> {
-        overlay(base, &toml::to_string(&self.table)?)
+        overlay_table(base, self.table.clone())
             .with_context(|| format!("{}: not a settings document", self.path.display()))
     }
 }
