@@ -10,7 +10,9 @@ use clap::Args;
 use flip_data::Protocol;
 use flip_data::fetch::{self, Fetcher};
 use flip_train::bench_scenarios::{BenchGroup, BenchOptions, markdown_table, run_group};
-use flip_train::experiment::{PrepareRequest, SavedModels, SavedVariant, Sources, model_named};
+use flip_train::experiment::{
+    PrepareRequest, SavedModels, SavedVariant, Sources, evaluation_table, model_named,
+};
 
 /// The workspace root (the parent of `xtask/`).
 pub fn workspace_root() -> PathBuf {
@@ -29,23 +31,10 @@ pub struct FetchArgs {
 
 pub fn fetch(sources: &Sources, args: &FetchArgs) -> Result<()> {
     let fetcher = Fetcher::new(sources.home.clone());
-    let specs: Vec<&fetch::SourceSpec> = if args.source == "all" {
-        if args.from.is_some() {
-            bail!("--from takes the files of one source; name it instead of `all`");
-        }
-        fetch::SOURCES
-            .iter()
-            .filter(|s| s.wheel.is_some())
-            .collect()
-    } else {
-        vec![fetch::catalog::source(&args.source).with_context(|| {
-            format!(
-                "unknown source `{}`; choose one of: {}, all",
-                args.source,
-                fetch::catalog::names().join(", ")
-            )
-        })?]
-    };
+    if args.source == "all" && args.from.is_some() {
+        bail!("--from takes the files of one source; name it instead of `all`");
+    }
+    let specs = fetch::catalog::select(&args.source)?;
     for spec in specs {
         let fetched = match &args.from {
             Some(from) => fetcher.import(spec, from)?,
@@ -169,7 +158,12 @@ pub fn bench(args: &BenchArgs, device: &Device) -> Result<()> {
         steps: args.steps,
         repeat: args.repeat,
     };
-    let results = run_group(group, &options, device, &crate::release_freed_memory);
+    let results = run_group(
+        group,
+        &options,
+        device,
+        &flip_train::memory::release_freed_memory,
+    );
     for r in &results {
         let mut line = serde_json::to_value(r)?;
         line["device"] = format!("{device:?}").into();
@@ -188,18 +182,7 @@ pub struct EvalArgs {
 
 pub fn eval(args: &EvalArgs, device: &Device) -> Result<()> {
     let saved = SavedModels::open(&args.run)?;
-    println!("| variant | split | rows | AUC | LogLoss |\n|---|---|---:|---:|---:|");
-    for line in saved.evaluate(device)? {
-        let e = line.evaluation;
-        println!(
-            "| {} | {} | {} | {:.4} | {:.4} |",
-            line.variant,
-            line.split.name(),
-            e.rows,
-            e.auc,
-            e.logloss
-        );
-    }
+    print!("{}", evaluation_table(&saved.evaluate(device)?));
     Ok(())
 }
 

@@ -6,7 +6,6 @@
 
 mod backends;
 mod commands;
-mod device;
 mod train;
 
 use std::path::PathBuf;
@@ -61,21 +60,8 @@ enum Command {
     Bench(commands::BenchArgs),
 }
 
-/// Keeps freed tensor buffers in the process for reuse. By default glibc maps every block over
-/// 128 KiB freshly from the kernel and returns it on free, so each step of a training loop pays
-/// for page faults and for the kernel zeroing pages again (a quarter of a language-model
-/// training step here; see docs/benchmarks.md).
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator thresholds; it is called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20); // the largest glibc accepts
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
-}
-
 fn main() -> ExitCode {
-    keep_freed_memory();
+    flip_train::memory::keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("FLIP_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
@@ -97,7 +83,7 @@ fn main() -> ExitCode {
     };
     let result = specs
         .iter()
-        .map(|spec| device::parse(spec))
+        .map(|spec| flip_train::devices::parse(spec))
         .collect::<anyhow::Result<Vec<_>>>()
         .and_then(|devices| run(cli.command, &sources, &devices));
     match result {
@@ -106,16 +92,6 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Hands memory freed by the previous benchmark scenario back to the kernel (the process
-/// otherwise keeps it, see [`keep_freed_memory`]), so that each scenario's peak is its own.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
@@ -163,7 +139,7 @@ fn run(
         Command::Devices => {
             println!(
                 "devices this build can use: {}",
-                crate::device::available().join(", ")
+                flip_train::devices::available().join(", ")
             );
             Ok(())
         }

@@ -1,7 +1,7 @@
 //! `cargo xtask train`: maps the flags onto the typed settings of the stage asked for and runs
 //! it through `flip_train::experiment`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
@@ -9,9 +9,10 @@ use clap::{Args, ValueEnum};
 use flip_data::{PreparedDataset, Protocol};
 use flip_train::experiment::{
     Experiment, FlipSettings, IdBaselineSettings, Interrupt, MINILM, PrepareRequest,
-    PretrainSettings, SettingsDocument, Sources, model_named, overlay_file, preset_named,
-    pretrain_towers, seed_list, train_baselines,
+    PretrainSettings, SettingsDocument, Sources, model_named, models_named, overlay_file,
+    preset_named, pretrain_towers, seed_list, train_baselines,
 };
+use serde::{Serialize, de::DeserializeOwned};
 
 /// What `train` runs.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -113,6 +114,16 @@ pub fn train(
     if devices.len() > 1 && !matches!(args.stage, Stage::Flip | Stage::Pretrain) {
         bail!("several --devices serve pretraining and the language-model finetuning only");
     }
+    // `base` with the `--settings` document laid over it, if one was given.
+    fn overlaid<T: Serialize + DeserializeOwned>(
+        d: &Option<SettingsDocument>,
+        base: T,
+    ) -> Result<T> {
+        match d {
+            Some(d) => d.apply(&base),
+            None => Ok(base),
+        }
+    }
     let mut document = args
         .settings
         .as_deref()
@@ -160,7 +171,12 @@ pub fn train(
         ..PrepareRequest::new(&args.dataset, plm_dir.display().to_string())
     })?;
     let dataset = &prepared.dataset;
-    let dir = run_dir(sources, args, dataset, &backbone_name, &preset.name);
+    let dir = args.out.clone().unwrap_or_else(|| {
+        let stage = args.stage.to_possible_value().expect("no skipped variants");
+        let pretrains = matches!(args.stage, Stage::Flip | Stage::Pretrain);
+        let model = pretrains.then_some((backbone_name.as_str(), preset.name.as_str()));
+        sources.run_folder(stage.get_name(), dataset.meta(), model)
+    });
     match args.stage {
         Stage::Data => {
             println!(
@@ -172,7 +188,7 @@ pub fn train(
         }
         Stage::Id => {
             let flagged = models_named(args.model.as_deref().unwrap_or("dcnv2"))?;
-            let mut settings = with_document(&document, IdBaselineSettings::new(flagged.clone()))?;
+            let mut settings = overlaid(&document, IdBaselineSettings::new(flagged.clone()))?;
             if args.model.is_some() {
                 settings.models = flagged;
             }
@@ -186,7 +202,7 @@ pub fn train(
         }
         Stage::Pretrain => {
             let base = PretrainSettings::from_preset(&preset, backbone, plm_dir);
-            let mut settings = pretraining(args, with_document(&document, base)?)?;
+            let mut settings = pretraining(args, overlaid(&document, base)?)?;
             if let Some(e) = args.epochs {
                 settings.pretrain.epochs = e;
             }
@@ -199,7 +215,7 @@ pub fn train(
         }
         Stage::Flip => {
             let base = FlipSettings::from_preset(&preset, backbone, plm_dir);
-            let mut settings = with_document(&document, base)?;
+            let mut settings = overlaid(&document, base)?;
             settings.pretraining = pretraining(args, settings.pretraining)?;
             settings.id_training =
                 self::id_training(args, settings.id_training, dataset, &document)?;
@@ -224,17 +240,6 @@ pub fn train(
         }
     }
     Ok(())
-}
-
-/// `base` with the `--settings` document laid over it, if one was given.
-fn with_document<T: serde::Serialize + serde::de::DeserializeOwned>(
-    document: &Option<SettingsDocument>,
-    base: T,
-) -> Result<T> {
-    match document {
-        Some(d) => d.apply(&base),
-        None => Ok(base),
-    }
 }
 
 /// The pretraining settings with `--pretrain-config` laid over them, then `--rows` and
@@ -279,38 +284,4 @@ fn id_training(
         Some(other) => bail!("--sparse {other}: use on, off or auto"),
     }
     Ok(config)
-}
-
-/// A zoo member, several separated by commas, or `all`.
-fn models_named(names: &str) -> Result<Vec<flip_id_models::ModelConfig>> {
-    let names: Vec<&str> = if names == "all" {
-        flip_id_models::MODEL_NAMES.to_vec()
-    } else {
-        names.split(',').map(str::trim).collect()
-    };
-    names.iter().map(|n| model_named(n)).collect()
-}
-
-/// The run folder: `--out`, or `$FLIP_HOME/runs/<stage>-<dataset>-<protocol>[-<backbone>-<preset>]`.
-fn run_dir(
-    sources: &Sources,
-    args: &TrainArgs,
-    dataset: &PreparedDataset,
-    backbone: &str,
-    preset: &str,
-) -> PathBuf {
-    args.out.clone().unwrap_or_else(|| {
-        let meta = dataset.meta();
-        let stage = args.stage.to_possible_value().expect("no skipped variants");
-        let mut name = format!(
-            "{}-{}-{}",
-            stage.get_name(),
-            meta.name,
-            meta.recipe.split.protocol
-        );
-        if matches!(args.stage, Stage::Flip | Stage::Pretrain) {
-            name.push_str(&format!("-{backbone}-{preset}"));
-        }
-        Path::new(sources.home.root()).join("runs").join(name)
-    })
 }

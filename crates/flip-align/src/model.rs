@@ -1,7 +1,7 @@
 //! The two towers with the three alignment heads, and one pretraining step's losses.
 //!
 //! Per step: two ID passes (clean ids for ICL and MLM, masked ids for MTM), one PLM pass over
-//! the clean text (its first token feeds ICL, all its states feed the MTM attention; the
+//! the clean text (its pooled states feed ICL, all its states feed the MTM attention; the
 //! official code runs this pass twice) and one over the masked text (MLM). A term switched off
 //! (weight 0) skips the passes only it needs.
 
@@ -78,6 +78,9 @@ pub struct FlipPretrainer {
     log_temperature: Param<Tensor<1>>,
     mlm: MlmHead,
     mtm: MtmHead,
+    /// How the text tower's token states become the vector the contrastive head projects.
+    #[module(skip)]
+    pooling: Pooling,
 }
 
 impl FlipPretrainer {
@@ -114,7 +117,21 @@ impl FlipPretrainer {
             mtm: MtmHead::new(&config.mtm, num_fields, d_id, h, noise, device),
             id_model,
             plm,
+            pooling: Pooling::Cls,
         }
+    }
+
+    /// Pools the text tower's states this way for the contrastive head (default
+    /// [`Pooling::Cls`], as the official code; a model folder says its own way,
+    /// [`flip_plm::LoadedPlm::pooling`]).
+    pub fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.pooling = pooling;
+        self
+    }
+
+    /// How the text tower's states are pooled for the contrastive head.
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
     }
 
     /// The InfoNCE temperature.
@@ -195,7 +212,7 @@ pub struct PretrainOutput {
 pub struct PretrainParts {
     /// ID-side projections `[B, P]` (contrastive loss on).
     pub z_id: Option<Tensor<2>>,
-    /// Text-side projections of the first token `[B, P]` (contrastive loss on).
+    /// Text-side projections of the pooled text `[B, P]` (contrastive loss on).
     pub z_text: Option<Tensor<2>>,
     /// MLM loss and accuracy, when on and the share has masked tokens.
     pub mlm: Option<HeadOutput>,
@@ -218,19 +235,19 @@ impl FlipPretrainer {
 
         let (z_id, z_text) = if icl_on {
             // The official code runs the clean text through the language model a second time
-            // for the [CLS] vector.
+            // for the pooled ([CLS]) vector.
             let states = if config.official_compute {
                 clean_pass()
             } else {
                 clean_states.clone().expect("computed")
             };
-            let cls = pool(states, batch.mask.clone(), Pooling::Cls);
+            let pooled = pool(states, batch.mask.clone(), self.pooling);
             (
                 Some(
                     self.id_projection
                         .forward(clean_repr.clone().expect("computed")),
                 ),
-                Some(self.text_projection.forward(cls)),
+                Some(self.text_projection.forward(pooled)),
             )
         } else {
             (None, None)

@@ -190,16 +190,6 @@ pub struct MlmHead {
     bias: Param<Tensor<1>>,
 }
 
-/// How token states become one vector per sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pooling {
-    /// The first token's state (`[CLS]` / `<s>`), as FLIP.
-    Cls,
-    /// The mean of the real tokens' states, as sentence-transformers.
-    Mean,
-}
-
 /// A BERT or RoBERTa encoder, optionally with its MLM head.
 #[derive(Module, Debug)]
 pub struct Plm {
@@ -268,6 +258,16 @@ impl PlmConfig {
 }
 
 impl Plm {
+    /// The same model with its word-embedding table `[V, H]` frozen: no gradient is computed
+    /// for it and no optimiser updates it (for finetuning on a budget: with 2 of 6 MiniLM layers
+    /// kept, the table holds most of the parameters). The MLM decoder, tied to the table, is
+    /// frozen with it.
+    pub fn with_frozen_word_embeddings(mut self) -> Self {
+        let weight = self.embeddings.word_embeddings.weight;
+        self.embeddings.word_embeddings.weight = weight.set_require_grad(false);
+        self
+    }
+
     /// All token states of the last layer.
     ///
     /// # Shapes
@@ -333,45 +333,10 @@ impl Plm {
     }
 }
 
-/// Pools token states into one vector per sequence.
-///
-/// # Shapes
-/// - `states`: `[B, L, H]`, `mask`: `[B, L]` (true on real tokens)
-/// - output: `[B, H]`
-pub fn pool(states: Tensor<3>, mask: Tensor<2, Bool>, pooling: Pooling) -> Tensor<2> {
-    let [b, l, h] = states.dims();
-    match pooling {
-        Pooling::Cls => states.narrow(1, 0, 1).reshape([b, h]),
-        Pooling::Mean => {
-            let weights = mask.float().reshape([b, l, 1]);
-            let count = weights.clone().sum_dim(1).reshape([b, 1]).clamp_min(1e-9);
-            (states * weights).sum_dim(1).reshape([b, h]) / count
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
-
-    #[test]
-    fn mean_pooling_ignores_padding() {
-        let device = Device::flex();
-        let states = Tensor::<3>::from_floats([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]], &device);
-        let mask =
-            Tensor::<2, Bool>::from_data(TensorData::new(vec![true, true, false], [1, 3]), &device);
-        let mean = pool(states.clone(), mask.clone(), Pooling::Mean)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        assert_eq!(mean, vec![2.0, 3.0]);
-        let cls = pool(states, mask, Pooling::Cls)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        assert_eq!(cls, vec![1.0, 2.0]);
-    }
 
     #[test]
     fn training_and_scoring_attention_agree_at_a_length_that_is_a_multiple_of_32() {

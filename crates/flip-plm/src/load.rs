@@ -14,6 +14,7 @@ use flip_data::PromptTokenizer;
 use crate::config::PlmConfig;
 use crate::encoder::Plm;
 use crate::error::{PlmError, Result};
+use crate::pooling::Pooling;
 
 /// Checkpoint names to ours, applied in order.
 const TO_OURS: [(&str, &str); 14] = [
@@ -86,6 +87,8 @@ pub struct LoadOptions {
     pub mlm_head: bool,
     /// Replace both dropout probabilities of `config.json` (0 for deterministic training).
     pub dropout: Option<f64>,
+    /// Pool this way instead of the folder's way ([`Pooling::of_folder`]).
+    pub pooling: Option<Pooling>,
 }
 
 /// A loaded model folder.
@@ -96,6 +99,8 @@ pub struct LoadedPlm {
     pub config: PlmConfig,
     /// The folder's tokenizer, padding and truncation removed.
     pub tokenizer: PromptTokenizer,
+    /// How to pool its token states: [`LoadOptions::pooling`], else the folder's.
+    pub pooling: Pooling,
     /// What loading did.
     pub report: LoadReport,
 }
@@ -125,10 +130,15 @@ pub fn load(dir: &Path, options: LoadOptions, device: &Device) -> Result<LoadedP
     let model = config.init(options.mlm_head, device);
     let (model, report) = load_weights(model, &weights_file(dir)?)?;
     let tokenizer = PromptTokenizer::from_path(dir)?;
+    let pooling = match options.pooling {
+        Some(p) => p,
+        None => Pooling::of_folder(dir)?,
+    };
     Ok(LoadedPlm {
         model,
         config,
         tokenizer,
+        pooling,
         report,
     })
 }

@@ -1,6 +1,7 @@
 //! Saving a (finetuned) encoder back as a Hugging Face folder that PyTorch users load with
 //! `AutoModel.from_pretrained`: `model.safetensors` with Hugging Face names, `config.json`, and
-//! the tokenizer files, written to a temporary folder and renamed into place.
+//! the tokenizer files and the pooling (sentence-transformers' `modules.json` and
+//! `1_Pooling/config.json`), written to a temporary folder and renamed into place.
 
 use std::path::Path;
 
@@ -11,6 +12,7 @@ use burn::store::{
 use crate::config::PlmConfig;
 use crate::encoder::Plm;
 use crate::error::{PlmError, Result};
+use crate::pooling::{Pooling, save_pooling};
 
 /// Our names to the names of a bare `BertModel` / `RobertaModel`.
 const TO_HF: [(&str, &str); 6] = [
@@ -33,10 +35,12 @@ const TOKENIZER_FILES: [&str; 6] = [
 ];
 
 /// Writes `model` (without its MLM head) as a Hugging Face folder at `dir`, with the tokenizer
-/// files of `tokenizer_dir`.
+/// files of `tokenizer_dir` and `pooling` as a sentence-transformers pooling config (so that
+/// [`crate::load`] pools the saved model the same way).
 pub fn save_pretrained(
     model: &Plm,
     config: &PlmConfig,
+    pooling: Pooling,
     tokenizer_dir: &Path,
     dir: &Path,
 ) -> Result<()> {
@@ -61,6 +65,7 @@ pub fn save_pretrained(
     let config_path = staging.path().join("config.json");
     let json = serde_json::to_string_pretty(&config.to_hf_json()).expect("a config serializes");
     std::fs::write(&config_path, json).map_err(|e| PlmError::io(&config_path, e))?;
+    save_pooling(staging.path(), pooling, config.hidden_size)?;
     for name in TOKENIZER_FILES {
         let from = tokenizer_dir.join(name);
         if from.is_file() {

@@ -283,7 +283,15 @@ fn saved_folder_loads_back_with_hugging_face_names() {
     let plm = load(&fixture("tiny-bert"), LoadOptions::default(), &device).unwrap();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("saved");
-    save_pretrained(&plm.model, &plm.config, &fixture("tiny-bert"), &dir).unwrap();
+    assert_eq!(plm.pooling, Pooling::Cls, "a plain Hugging Face folder");
+    save_pretrained(
+        &plm.model,
+        &plm.config,
+        Pooling::Mean,
+        &fixture("tiny-bert"),
+        &dir,
+    )
+    .unwrap();
     // Hugging Face names and [out, in] Linear weights, as BertModel writes them.
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
     let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -300,6 +308,11 @@ fn saved_folder_loads_back_with_hugging_face_names() {
     assert!(header.get("embeddings.LayerNorm.bias").is_some());
     let again = load(&dir, LoadOptions::default(), &device).unwrap();
     check_states(&again.model, &expected("tiny-bert"), &device);
+    assert_eq!(
+        again.pooling,
+        Pooling::Mean,
+        "the saved pooling config is read back"
+    );
 }
 
 /// The real all-MiniLM-L6-v2: mean-pooled, L2-normalised embeddings and their cosines equal the
@@ -321,6 +334,11 @@ fn minilm_reproduces_the_reference_embeddings() {
     let device = Device::flex();
     let plm = load(&dir, LoadOptions::default(), &device).unwrap();
     assert!(plm.report.ignored.iter().any(|k| k.starts_with("pooler.")));
+    assert_eq!(
+        plm.pooling,
+        Pooling::Mean,
+        "1_Pooling/config.json asks for mean pooling"
+    );
     let mut embeddings = Vec::new();
     for (sentence, ids) in golden["sentences"]
         .as_array()
@@ -351,7 +369,7 @@ fn minilm_reproduces_the_reference_embeddings() {
         let mean = values(pool(
             plm.model.forward(tokens, mask.clone(), None),
             mask,
-            Pooling::Mean,
+            plm.pooling,
         ));
         let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt();
         embeddings.push(mean.iter().map(|v| v / norm).collect::<Vec<f32>>());

@@ -1,5 +1,5 @@
 //! Finetuning with the language model: FLIP_PLM (the language model and a fresh linear head on
-//! the first token), the plain language-model baseline (the same, without alignment
+//! its pooled states), the plain language-model baseline (the same, without alignment
 //! pretraining) and FLIP (both towers, logits mixed by a learned `α`).
 //!
 //! FLIP's prediction is `σ(α z_id + (1 − α) z_plm)`, `α` a learned scalar starting at 0 (all on
@@ -35,6 +35,9 @@ pub struct FinetuneConfig {
     pub learning_rate: f64,
     /// Learning rate of the language model. Default 5e-5 (the official value).
     pub plm_learning_rate: f64,
+    /// Learning rate of the ID tower, the head and `α` when FLIP starts from finetuned towers
+    /// (the staged protocol), in place of `learning_rate`. Default 5e-5.
+    pub staged_learning_rate: f64,
     /// AdamW weight decay. Default 1e-3.
     pub weight_decay: f64,
     /// Rows per step. Default 32.
@@ -47,6 +50,13 @@ pub struct FinetuneConfig {
     pub patience: usize,
     /// `α = σ(a)` instead of the official unconstrained `α`. Default false.
     pub gated_alpha: bool,
+    /// Freeze the language model's word-embedding table (no gradient, no update): faster
+    /// steps, the table keeping what pretraining put in it. Default false.
+    pub freeze_word_embeddings: bool,
+    /// Score the model before the first epoch too, and keep it (epoch 0) when no epoch beats
+    /// it on validation: a model that starts from finetuned towers is then never made worse.
+    /// Default false.
+    pub keep_start: bool,
     /// Seed of the head, the batch order and dropout. Default 2012.
     pub seed: u64,
 }
@@ -56,13 +66,43 @@ impl Default for FinetuneConfig {
         FinetuneConfig {
             learning_rate: 1e-3,
             plm_learning_rate: 5e-5,
+            staged_learning_rate: 5e-5,
             weight_decay: 1e-3,
             batch_size: 32,
             eval_batch_size: 128,
             max_epochs: 3,
             patience: 1,
             gated_alpha: false,
+            keep_start: false,
+            freeze_word_embeddings: false,
             seed: 2012,
+        }
+    }
+}
+
+/// How FLIP (both towers, logits mixed) is finetuned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JointProtocol {
+    /// The official code's: both pretrained towers finetuned together from the start, on the
+    /// rows the language model sees, `α` from its initial value.
+    #[default]
+    Official,
+    /// In stages: FLIP starts from this seed's FLIP_ID (finetuned on every training row) and
+    /// FLIP_PLM (finetuned on the language model's rows); `α` is the mixing weight under which
+    /// both towers' logits rank the validation rows best (AUC over a grid of 0.01 steps, the
+    /// ID tower alone included); then both towers and `α` are
+    /// finetuned together on the language model's rows, and the epoch with the best validation
+    /// AUC is kept, the starting mixture (epoch 0) included.
+    Staged,
+}
+
+impl JointProtocol {
+    /// `official` or `staged`.
+    pub fn name(self) -> &'static str {
+        match self {
+            JointProtocol::Official => "official",
+            JointProtocol::Staged => "staged",
         }
     }
 }
@@ -78,6 +118,9 @@ pub struct TextClassifier {
     /// `α` (or its logit when gated) `[1]`.
     alpha: Param<Tensor<1>>,
     gated: bool,
+    /// How the language model's token states become the vector the head reads.
+    #[module(skip)]
+    pooling: Pooling,
 }
 
 /// The logits of a batch.
@@ -91,7 +134,8 @@ pub struct TextLogits {
 }
 
 impl TextClassifier {
-    /// A fresh head (and `α`) on `plm`, joined with `id_model` when given.
+    /// A fresh head (and `α`) on `plm`, joined with `id_model` when given. The head reads the
+    /// first token's state until [`TextClassifier::with_pooling`] says otherwise.
     pub fn new(plm: Plm, id_model: Option<CtrNet>, gated_alpha: bool, device: &Device) -> Self {
         TextClassifier {
             head: LinearConfig::new(plm.hidden_size(), 1).init(device),
@@ -99,7 +143,40 @@ impl TextClassifier {
             gated: gated_alpha,
             id_model,
             plm,
+            pooling: Pooling::Cls,
         }
+    }
+
+    /// The head reads the language model's states pooled this way (a model folder says its own
+    /// way, [`flip_plm::LoadedPlm::pooling`]).
+    pub fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.pooling = pooling;
+        self
+    }
+
+    /// How the language model's states are pooled.
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    /// This (finetuned) language-model classifier, its head kept, joined with `id_model`: FLIP
+    /// from two finetuned towers.
+    pub fn joined(mut self, id_model: CtrNet) -> Self {
+        self.id_model = Some(id_model);
+        self
+    }
+
+    /// `α` set to `alpha` (kept inside (0, 1) when gated, where `α = σ(a)`).
+    pub fn with_alpha(mut self, alpha: f32) -> Self {
+        let device = self.alpha.val().device();
+        let stored = if self.gated {
+            let a = alpha.clamp(1e-4, 1.0 - 1e-4);
+            (a / (1.0 - a)).ln()
+        } else {
+            alpha
+        };
+        self.alpha = Param::from_tensor(Tensor::from_floats([stored], &device));
+        self
     }
 
     /// The mixing weight of the ID logit.
@@ -122,12 +199,12 @@ impl TextClassifier {
         mask: Tensor<2, Bool>,
     ) -> TextLogits {
         let [b, _] = tokens.dims();
-        let cls = pool(
+        let pooled = pool(
             self.plm.forward(tokens, mask.clone(), None),
             mask,
-            Pooling::Cls,
+            self.pooling,
         );
-        let plm = self.head.forward(cls).reshape([b]);
+        let plm = self.head.forward(pooled).reshape([b]);
         match &self.id_model {
             None => TextLogits {
                 output: plm.clone(),
@@ -200,6 +277,33 @@ pub fn predict_text(
     probs
 }
 
+/// Each tower's logit for every row of `data` (inference device): `(ID tower, language
+/// model)`, each `[N]`; the ID side is `None` without an ID tower.
+pub fn tower_logits(
+    model: &TextClassifier,
+    data: &SplitData,
+    batch_size: usize,
+    pad_id: u32,
+    device: &Device,
+) -> (Option<Vec<f32>>, Vec<f32>) {
+    let values = |t: Tensor<1>| {
+        t.into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32")
+    };
+    let (mut id, mut plm) = (model.id_model.as_ref().map(|_| Vec::new()), Vec::new());
+    for batch in Batcher::new(data, batch_size, Padding::Longest, pad_id) {
+        let (ids, tokens, mask, _) = tensors(&batch, device);
+        let logits = model.forward(ids, tokens, mask);
+        if let (Some(out), Some(logit)) = (id.as_mut(), logits.id) {
+            out.extend(values(logit));
+        }
+        plm.extend(values(logits.plm));
+    }
+    (id, plm)
+}
+
 /// AUC and LogLoss of `model` on `data`.
 pub fn evaluate_text(
     model: &TextClassifier,
@@ -222,8 +326,10 @@ pub struct FittedText {
     pub model: TextClassifier,
     /// Every epoch.
     pub history: Vec<EpochRecord>,
-    /// The epoch kept (1-based).
+    /// The epoch kept (1-based; 0: the starting model, with [`FinetuneConfig::keep_start`]).
     pub best_epoch: usize,
+    /// Its validation metrics.
+    pub best_valid: Evaluation,
 }
 
 /// Finetunes `model` (on the main device of `replicas`, autodiff devices) on `train`,
@@ -240,10 +346,29 @@ pub fn finetune(
 ) -> FittedText {
     let main = replicas.main();
     let inner = main.clone().inner();
+    if config.freeze_word_embeddings {
+        model.plm = model.plm.with_frozen_word_embeddings();
+    }
     materialize(&model);
     let optim = || FusedAdamW::new(config.weight_decay as f32).init(None);
     let (mut rest_optim, mut plm_optim) = (optim(), optim());
-    let mut best: Option<(f64, usize, TextClassifier)> = None;
+    let mut best: Option<(Evaluation, usize, TextClassifier)> = None;
+    if config.keep_start {
+        let start = evaluate_text(
+            &model.valid(),
+            valid,
+            config.eval_batch_size,
+            pad_id,
+            &inner,
+        );
+        tracing::info!(
+            "before finetuning: valid AUC {:.4} LogLoss {:.4}, α {:.3}",
+            start.auc,
+            start.logloss,
+            model.alpha()
+        );
+        best = Some((start, 0, model.valid()));
+    }
     let mut history = Vec::new();
     let mut since_best = 0;
     for epoch in 1..=config.max_epochs {
@@ -326,9 +451,9 @@ pub fn finetune(
         );
         on_epoch(&record);
         history.push(record);
-        if best.as_ref().is_none_or(|(a, _, _)| valid_eval.auc > *a) {
+        if best.as_ref().is_none_or(|(e, _, _)| valid_eval.auc > e.auc) {
             // A snapshot (`valid()`): a clone would share batch-norm running statistics.
-            best = Some((valid_eval.auc, epoch, model.valid()));
+            best = Some((valid_eval, epoch, model.valid()));
             since_best = 0;
         } else {
             since_best += 1;
@@ -337,11 +462,12 @@ pub fn finetune(
             }
         }
     }
-    let (_, best_epoch, model) = best.expect("at least one epoch");
+    let (best_valid, best_epoch, model) = best.expect("at least one epoch");
     FittedText {
         model,
         history,
         best_epoch,
+        best_valid,
     }
 }
 
@@ -357,5 +483,17 @@ mod tests {
         assert_eq!(model.alpha(), 0.0);
         let gated = TextClassifier::new(plm.init(false, &device), None, true, &device);
         assert_eq!(gated.alpha(), 0.5);
+    }
+
+    #[test]
+    fn a_set_mixing_weight_reads_back_plain_and_gated() {
+        let device = Device::flex();
+        let plm = flip_plm::PlmConfig::minilm_l6_h384().with_layers(1);
+        let plain = TextClassifier::new(plm.init(false, &device), None, false, &device);
+        assert_eq!(plain.with_alpha(1.3).alpha(), 1.3, "unconstrained");
+        let gated = TextClassifier::new(plm.init(false, &device), None, true, &device);
+        assert!((gated.clone().with_alpha(0.8).alpha() - 0.8).abs() < 1e-6);
+        // σ(a) cannot reach 1: the weight is kept just inside.
+        assert!(gated.with_alpha(1.3).alpha() < 1.0);
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::finetune::FinetuneConfig;
+use crate::finetune::{FinetuneConfig, JointProtocol};
 use crate::pretrain::PretrainConfig;
 
 /// A named bundle of settings.
@@ -25,6 +25,8 @@ pub struct Preset {
     pub eval_rows: Option<usize>,
     /// Most epochs of the ID-only variants.
     pub id_epochs: usize,
+    /// How FLIP's towers are finetuned together.
+    pub joint: JointProtocol,
 }
 
 impl Preset {
@@ -67,6 +69,7 @@ impl Preset {
             finetune_rows: Some(4096),
             eval_rows: Some(2000),
             id_epochs: 5,
+            joint: JointProtocol::Staged,
         }
     }
 
@@ -95,6 +98,7 @@ impl Preset {
             finetune_rows: None,
             eval_rows: None,
             id_epochs: 20,
+            joint: JointProtocol::Official,
         }
     }
 }

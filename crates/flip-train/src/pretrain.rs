@@ -1,7 +1,8 @@
 //! FLIP pretraining: both towers on the three alignment losses.
 //!
 //! AdamW with two parameter groups (the language model and everything else, each with its own
-//! learning rate), a per-step cosine schedule down to zero, optional gradient clipping, one
+//! learning rate), a cosine schedule stepped once per epoch as the official code's
+//! (`CosineAnnealingLR` over the epochs: a one-epoch run keeps its rate; per step on request), optional gradient clipping, one
 //! checkpoint per epoch and one at interruption. Every random choice of a step — the batch
 //! order, the masks, the noise ids and the dropout masks — derives from `(seed, epoch, step)`,
 //! so `resume` continues exactly where an interrupted run stopped and ends with the same
@@ -40,6 +41,9 @@ pub struct PretrainConfig {
     pub weight_decay: f64,
     /// Clip each group's gradient norm to this. Default none.
     pub grad_clip_norm: Option<f64>,
+    /// Decay the cosine schedule at every step instead of once per epoch (epoch `e` of `E`
+    /// runs at `½(1 + cos(π e / E))` of the base rate, as the official code). Default false.
+    pub cosine_per_step: bool,
     /// Pad prompts to this length instead of the batch's longest (the official code pads to
     /// 100). Default none.
     pub pad_to: Option<usize>,
@@ -63,6 +67,7 @@ impl Default for PretrainConfig {
             plm_learning_rate: 1e-4,
             weight_decay: 1e-3,
             grad_clip_norm: None,
+            cosine_per_step: false,
             pad_to: None,
             seed: 2012,
             log_every: 10,
@@ -70,6 +75,18 @@ impl Default for PretrainConfig {
             align: AlignConfig::default(),
         }
     }
+}
+
+/// The cosine schedule's share of the base learning rate at `step` (0-based) of a run of
+/// `epochs` epochs of `steps_per_epoch` steps: `½(1 + cos(π e / E))` for the step's epoch `e`,
+/// or with `per_step` `½(1 + cos(π s / S))` over all `S` steps.
+pub fn cosine_factor(step: u64, steps_per_epoch: usize, epochs: usize, per_step: bool) -> f64 {
+    let progress = if per_step {
+        step as f64 / (steps_per_epoch * epochs).max(1) as f64
+    } else {
+        (step as usize / steps_per_epoch.max(1)) as f64 / epochs.max(1) as f64
+    };
+    0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
 }
 
 /// Means over the steps since the previous log line.
@@ -267,9 +284,8 @@ impl PretrainRun<'_> {
         }
         let padding = c.pad_to.map_or(Padding::Longest, Padding::Fixed);
         let steps_per_epoch = self.data.len().div_ceil(c.batch_size);
-        let total_steps = (steps_per_epoch * c.epochs) as f64;
         let schedule = |step: u64, base: f64| {
-            base * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total_steps).cos())
+            base * cosine_factor(step, steps_per_epoch, c.epochs, c.cosine_per_step)
         };
         let noise_per_field = c.align.mtm.noise;
         let mut window = StepRecord::default();
@@ -436,5 +452,29 @@ impl PretrainRun<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cosine_factor;
+
+    #[test]
+    fn the_cosine_schedule_steps_once_per_epoch_unless_asked_per_step() {
+        // One epoch: the official schedule keeps the base rate throughout.
+        for step in [0, 63, 127] {
+            assert_eq!(cosine_factor(step, 128, 1, false), 1.0);
+        }
+        // Two epochs of 10 steps: the base rate, then ½(1 + cos(π/2)) = ½.
+        assert_eq!(cosine_factor(9, 10, 2, false), 1.0);
+        assert!((cosine_factor(10, 10, 2, false) - 0.5).abs() < 1e-12);
+        assert!((cosine_factor(19, 10, 2, false) - 0.5).abs() < 1e-12);
+        // Per step: halfway through one epoch is half the rate, the mean over it is ½.
+        assert!((cosine_factor(64, 128, 1, true) - 0.5).abs() < 1e-12);
+        let mean = (0..128)
+            .map(|s| cosine_factor(s, 128, 1, true))
+            .sum::<f64>()
+            / 128.0;
+        assert!((mean - 0.5).abs() < 0.01, "{mean}");
     }
 }

@@ -17,7 +17,7 @@ pub struct SeedOutcome {
     pub test: Evaluation,
     /// Validation metrics of that epoch.
     pub valid: Evaluation,
-    /// The epoch kept (1-based).
+    /// The epoch kept (1-based; 0 for the starting model, kept when no epoch beat it).
     pub best_epoch: usize,
     /// Epochs run.
     pub epochs: usize,
@@ -29,10 +29,28 @@ impl SeedOutcome {
     /// The outcome of a fitted model: `test` measured on the restored best epoch
     /// (`best_epoch`, 1-based) of `history`.
     pub fn of_fit(seed: u64, test: Evaluation, history: &[EpochRecord], best_epoch: usize) -> Self {
+        Self::with_valid(
+            seed,
+            test,
+            history[best_epoch - 1].valid,
+            history,
+            best_epoch,
+        )
+    }
+
+    /// The outcome of a fitted model whose kept state scored `valid` on validation (it may be
+    /// the starting model, `best_epoch` 0, which `history` does not hold).
+    pub fn with_valid(
+        seed: u64,
+        test: Evaluation,
+        valid: Evaluation,
+        history: &[EpochRecord],
+        best_epoch: usize,
+    ) -> Self {
         SeedOutcome {
             seed,
             test,
-            valid: history[best_epoch - 1].valid,
+            valid,
             best_epoch,
             epochs: history.len(),
             seconds_per_epoch: history.iter().map(|r| r.train_seconds).sum::<f64>()

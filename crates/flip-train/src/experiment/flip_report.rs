@@ -5,10 +5,12 @@ use std::path::Path;
 
 use anyhow::Result;
 use flip_data::Meta;
+use flip_plm::Pooling;
 use serde::Serialize;
 
 use super::settings::{FlipSettings, describe_differences, differences, to_toml};
 use super::variants::Variant;
+use crate::finetune::JointProtocol;
 use crate::presets::Preset;
 use crate::report::{MeanStd, ModelResult, ResultsTable, SeedOutcome};
 
@@ -45,6 +47,8 @@ pub(crate) struct Inputs<'a> {
     /// Wall seconds of this invocation.
     pub seconds: f64,
     pub counts: RowCounts,
+    /// How the language model was pooled.
+    pub pooling: Pooling,
 }
 
 /// Test-AUC differences between two variants, matched by seed.
@@ -136,7 +140,8 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     let (id, ft) = (&settings.id_training, &settings.finetune);
     md.push_str(&format!(
         "- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
-         - ID-only variants: Adam lr {}, batch {}, at most {} epochs, patience {}\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}\n\n",
+         - ID-only variants: Adam lr {}, batch {}, at most {} epochs, patience {} (on the finetuning sample: the language-model variants' batch, epochs, patience and ID learning rate)\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}; {} pooling\n\
+         - FLIP protocol: {}\n\n",
         input.preset.name,
         input.preset.description,
         settings.pretraining.plm.display(),
@@ -160,7 +165,12 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         ft.weight_decay,
         ft.batch_size,
         ft.max_epochs,
-        ft.patience
+        ft.patience,
+        input.pooling.name(),
+        match settings.joint {
+            JointProtocol::Official => "official (both pretrained towers finetuned together on the finetuning sample, α from 0)",
+            JointProtocol::Staged => "staged (FLIP starts from this seed's FLIP_ID, finetuned on all rows, and FLIP_PLM; α chosen by validation AUC; then both towers finetuned together on the finetuning sample at the staged learning rate, the starting mixture kept when no epoch beats it)",
+        }
     ));
     md.push_str("## Timings\n\n| phase | seconds |\n|---|---:|\n");
     for (phase, s) in input.timings {
@@ -195,7 +205,8 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
 
 /// The comparisons the paper's claims rest on, among the rows of `rows`: each FLIP_ID against
 /// the backbone from scratch on the same rows, FLIP_PLM against the language model without
-/// alignment, and FLIP against each tower finetuned on its rows.
+/// alignment, FLIP against the backbone from scratch and FLIP_ID on the full test split, and
+/// FLIP against each tower finetuned on its rows.
 fn comparisons(backbone: &str, rows: &[(String, Vec<SeedOutcome>)]) -> Vec<(String, String)> {
     let label = |v: Variant| v.label(backbone);
     let full = |v: Variant| v.full_test_label(backbone);
@@ -215,6 +226,8 @@ fn comparisons(backbone: &str, rows: &[(String, Vec<SeedOutcome>)]) -> Vec<(Stri
             .map(|(name, _)| (name.clone(), scratch.clone())),
     );
     pairs.push((label(Variant::FlipPlm), label(Variant::Plm)));
+    pairs.push((full(Variant::Flip), full(Variant::Scratch)));
+    pairs.push((full(Variant::Flip), full(Variant::FlipId)));
     pairs.push((label(Variant::Flip), label(Variant::FlipIdOnSample)));
     pairs.push((label(Variant::Flip), label(Variant::FlipPlm)));
     pairs

@@ -32,11 +32,11 @@ pub use flip::Experiment;
 pub use flip_report::{Paired, Report};
 pub use interrupt::Interrupt;
 pub use run_dir::claim;
-pub use saved::{SavedEvaluation, SavedModels, SavedRun, SavedVariant};
+pub use saved::{SavedEvaluation, SavedModels, SavedRun, SavedVariant, evaluation_table};
 pub use settings::{
     Difference, FlipSettings, IdBaselineSettings, PretrainSettings, SETTINGS_FILE,
-    SettingsDocument, describe_differences, differences, model_named, overlay, overlay_file,
-    preset_named, seed_list, to_toml,
+    SettingsDocument, describe_differences, differences, model_named, models_named, overlay,
+    overlay_file, preset_named, seed_list, to_toml,
 };
 pub use sources::{MINILM, PrepareRequest, Sources};
 pub use towers::{PretrainSummary, Towers, input_shape, pretrain_towers};

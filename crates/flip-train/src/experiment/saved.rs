@@ -11,7 +11,7 @@ use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
 use flip_data::{PreparedDataset, PromptTokenizer, Split, SplitData};
 use flip_id_models::{CtrNet, ModelConfig};
-use flip_plm::PlmConfig;
+use flip_plm::{PlmConfig, Pooling};
 use serde::{Deserialize, Serialize};
 
 use super::towers::input_shape;
@@ -36,6 +36,14 @@ pub struct SavedRun {
     pub backbone: ModelConfig,
     /// `α = σ(a)` in FLIP.
     pub gated_alpha: bool,
+    /// How FLIP's language model is pooled (runs saved before this was recorded pooled the
+    /// first token).
+    #[serde(default = "first_token")]
+    pub pooling: Pooling,
+}
+
+fn first_token() -> Pooling {
+    Pooling::Cls
 }
 
 /// Which saved model scores.
@@ -70,6 +78,24 @@ pub struct SavedEvaluation {
     pub evaluation: Evaluation,
 }
 
+/// The lines of [`SavedModels::evaluate`] as a Markdown table.
+pub fn evaluation_table(lines: &[SavedEvaluation]) -> String {
+    let mut md =
+        String::from("| variant | split | rows | AUC | LogLoss |\n|---|---|---:|---:|---:|\n");
+    for line in lines {
+        let e = line.evaluation;
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.4} | {:.4} |\n",
+            line.variant,
+            line.split.name(),
+            e.rows,
+            e.auc,
+            e.logloss
+        ));
+    }
+    md
+}
+
 /// A run's saved models and what they need.
 pub struct SavedModels {
     run: SavedRun,
@@ -78,20 +104,37 @@ pub struct SavedModels {
     dir: PathBuf,
 }
 
-/// Saves a trained model for scoring (a failure is logged, the run goes on).
-pub(crate) fn save_module<M: burn::module::Module>(model: &M, path: &Path) {
-    let saved = path
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .map_err(|e| e.to_string())
-        .and_then(|_| {
-            model
-                .save_into(&mut BurnpackStore::from_file(path).overwrite(true))
-                .map_err(|e| e.to_string())
-        });
-    if let Err(e) = saved {
-        tracing::warn!("{}: cannot save the model: {e}", path.display());
-    }
+/// Saves `model` to `path` (a burnpack file) whole or not at all: written under a temporary
+/// name in the same folder, flushed to disk, then renamed over `path`.
+pub(crate) fn save_module<M: burn::module::Module>(model: &M, path: &Path) -> Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(folder)
+        .with_context(|| format!("creating a temporary file in {}", folder.display()))?;
+    model
+        .save_into(&mut BurnpackStore::from_file(staging.path()).overwrite(true))
+        .map_err(|e| anyhow::anyhow!("{}: cannot save the model: {e}", path.display()))?;
+    std::fs::File::open(staging.path())
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("flushing {}", staging.path().display()))?;
+    staging.persist(path).map_err(|e| {
+        anyhow::anyhow!("{}: cannot rename into place: {}", path.display(), e.error)
+    })?;
+    Ok(())
+}
+
+/// Loads the burnpack file `path` into `model` (built with the same configuration).
+pub(crate) fn load_module<M: burn::module::Module>(model: &mut M, path: &Path) -> Result<()> {
+    model
+        .load_from(&mut BurnpackStore::from_file(path))
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))
 }
 
 impl SavedModels {
@@ -128,10 +171,7 @@ impl SavedModels {
     /// The saved FLIP_ID model.
     pub fn flip_id(&self, device: &Device) -> Result<CtrNet> {
         let mut model = self.run.backbone.init(input_shape(&self.dataset), device);
-        let path = self.dir.join("models").join("flip-id.bpk");
-        model
-            .load_from(&mut BurnpackStore::from_file(&path))
-            .with_context(|| format!("loading {}", path.display()))?;
+        load_module(&mut model, &self.dir.join("models").join("flip-id.bpk"))?;
         Ok(model)
     }
 
@@ -156,7 +196,8 @@ impl SavedModels {
             Some(id),
             self.run.gated_alpha,
             device,
-        );
+        )
+        .with_pooling(self.run.pooling);
         let path = self.flip_path();
         if !path.is_file() {
             bail!(
@@ -164,9 +205,7 @@ impl SavedModels {
                 path.display()
             );
         }
-        model
-            .load_from(&mut BurnpackStore::from_file(&path))
-            .with_context(|| format!("loading {}", path.display()))?;
+        load_module(&mut model, &path)?;
         Ok(model)
     }
 

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use flip_id_models::ModelConfig;
+use flip_plm::Pooling;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::ctr::CtrTrainConfig;
-use crate::finetune::FinetuneConfig;
+use crate::finetune::{FinetuneConfig, JointProtocol};
 use crate::presets::Preset;
 use crate::pretrain::PretrainConfig;
 
@@ -31,6 +32,11 @@ pub struct PretrainSettings {
     pub plm: PathBuf,
     /// Keep only the first k layers of the language model. Default: the preset's.
     pub plm_layers: Option<usize>,
+    /// How the language model's token states become one vector (the contrastive head, and the
+    /// click head of every variant with the language model): `cls` or `mean`. Default: the
+    /// model folder's (its sentence-transformers pooling config, `cls` without one).
+    #[serde(default)]
+    pub pooling: Option<Pooling>,
     /// The pretraining loop.
     pub pretrain: PretrainConfig,
 }
@@ -55,6 +61,9 @@ pub struct FlipSettings {
     pub id_training: CtrTrainConfig,
     /// The variants with the language model (the plain language model, FLIP_PLM, FLIP).
     pub finetune: FinetuneConfig,
+    /// How FLIP's two towers are finetuned together. Default: the preset's.
+    #[serde(default)]
+    pub joint: JointProtocol,
     /// The pretraining both towers start from.
     pub pretraining: PretrainSettings,
 }
@@ -84,6 +93,7 @@ impl PretrainSettings {
             backbone,
             plm,
             plm_layers: preset.plm_layers,
+            pooling: None,
             pretrain: preset.pretrain.clone(),
         }
     }
@@ -108,6 +118,7 @@ impl FlipSettings {
                 ..CtrTrainConfig::default()
             },
             finetune: preset.finetune.clone(),
+            joint: preset.joint,
             pretraining: PretrainSettings::from_preset(preset, backbone, plm),
         }
     }
@@ -127,6 +138,16 @@ impl IdBaselineSettings {
 /// The preset called `name`, or an error that lists the presets.
 pub fn preset_named(name: &str) -> Result<Preset> {
     Preset::named(name).with_context(|| format!("unknown preset `{name}`; use cpu-quick or paper"))
+}
+
+/// Zoo members by name: one, several separated by commas, or `all`.
+pub fn models_named(names: &str) -> Result<Vec<ModelConfig>> {
+    let names: Vec<&str> = if names == "all" {
+        flip_id_models::MODEL_NAMES.to_vec()
+    } else {
+        names.split(',').map(str::trim).collect()
+    };
+    names.iter().map(|n| model_named(n)).collect()
 }
 
 /// A zoo member by name, or an error that lists the members.
@@ -393,5 +414,20 @@ mod tests {
     fn seeds_start_at_2012() {
         assert_eq!(seed_list(3), [2012, 2013, 2014]);
         assert_eq!(seed_list(0), [2012]);
+    }
+
+    #[test]
+    fn models_are_named_one_by_one_or_all_at_once() {
+        let two = models_named("fm, dcnv2").unwrap();
+        assert_eq!(
+            two.iter().map(|m| m.name()).collect::<Vec<_>>(),
+            ["fm", "dcnv2"]
+        );
+        assert_eq!(
+            models_named("all").unwrap().len(),
+            flip_id_models::MODEL_NAMES.len()
+        );
+        let error = models_named("fm,gbdt").unwrap_err().to_string();
+        assert!(error.contains("unknown model `gbdt`"), "{error}");
     }
 }

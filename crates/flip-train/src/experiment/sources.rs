@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use flip_data::fetch::{self, Fetcher};
-use flip_data::{FlipHome, LoadedRecipe, PrepareOptions, Prepared, PromptTokenizer, Protocol};
+use flip_data::{
+    FlipHome, LoadedRecipe, Meta, PrepareOptions, Prepared, PromptTokenizer, Protocol,
+};
 
 /// The name under which all-MiniLM-L6-v2 is fetched.
 pub const MINILM: &str = "minilm";
@@ -59,6 +61,17 @@ impl Sources {
             home,
             datasets_dir: datasets_dir.into(),
         }
+    }
+
+    /// The default run folder of a stage on `meta`'s dataset:
+    /// `<home>/runs/<stage>-<dataset>-<split protocol>`, with `-<backbone>-<preset>` for the
+    /// stages that pretrain (`model`).
+    pub fn run_folder(&self, stage: &str, meta: &Meta, model: Option<(&str, &str)>) -> PathBuf {
+        let mut name = format!("{stage}-{}-{}", meta.name, meta.recipe.split.protocol);
+        if let Some((backbone, preset)) = model {
+            name.push_str(&format!("-{backbone}-{preset}"));
+        }
+        Path::new(self.home.root()).join("runs").join(name)
     }
 
     /// The recipe of a shipped dataset, or of a recipe file.

@@ -151,6 +151,7 @@ pub fn pretrain_towers(
         &settings.plm,
         LoadOptions {
             layers: settings.plm_layers,
+            pooling: settings.pooling,
             ..LoadOptions::default()
         },
         &device,
@@ -190,15 +191,17 @@ pub fn pretrain_towers(
         &noise,
         &config.align,
         &device,
-    );
+    )
+    .with_pooling(plm.pooling);
 
     let train = dataset.load(Split::Train)?;
     let data = training_rows(&train, config);
     tracing::info!(
-        "pretraining {} + {} ({} layers) on {} of {} training rows, {} epochs, batch {}",
+        "pretraining {} + {} ({} layers, {} pooling) on {} of {} training rows, {} epochs, batch {}",
         backbone.name(),
         settings.plm.display(),
         plm.config.num_layers,
+        plm.pooling.name(),
         data.len(),
         train.len(),
         config.epochs,
@@ -247,6 +250,7 @@ pub fn pretrain_towers(
     save_pretrained(
         &done.model.plm,
         &plm.config,
+        plm.pooling,
         &settings.plm,
         &dir.join("plm"),
     )?;

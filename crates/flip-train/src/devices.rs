@@ -1,6 +1,7 @@
-//! `--device`: which burn backend and device the computation runs on. Backends are cargo
-//! features of xtask (`flex` by default; `wgpu`, `cuda`, `tch` on request); asking for a device
-//! whose backend this build lacks is an error that names the feature.
+//! Devices by name (`flex`, `wgpu`, `cuda:N`, `tch-cpu`, `tch-cuda:N`), as `cargo xtask
+//! --device` spells them. Backends are cargo features of this crate (`flex`, `wgpu`, `cuda`,
+//! `tch`; xtask turns on `flex` by default); asking for a device whose backend the build lacks
+//! is an error that names the feature.
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
@@ -25,8 +26,9 @@ pub fn available() -> Vec<&'static str> {
 
 fn missing(spec: &str, feature: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "--device {spec} needs the `{feature}` feature: build with `cargo xtask` replaced by \
-         `cargo run --release -p xtask --features {feature} --` (this build has: {})",
+        "--device {spec} needs the `{feature}` feature of flip-train: for the command line, \
+         replace `cargo xtask` by `cargo run --release -p xtask --features {feature} --` \
+         (this build has: {})",
         available().join(", ")
     )
 }

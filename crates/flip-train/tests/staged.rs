@@ -1,0 +1,105 @@
+//! The staged joint protocol end to end on the shipped example dataset with the tiny BERT
+//! checkpoint: FLIP starts from the seed's finetuned FLIP_ID and FLIP_PLM, keeps the better of
+//! its starting mixture and its finetuned epochs, is scored on the full test split like the
+//! ID-only variants, and a resumed run reports the same numbers without training again.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use flip_data::FlipHome;
+use flip_train::experiment::{
+    Experiment, FlipSettings, PrepareRequest, Sources, Variant, model_named, preset_named,
+};
+use flip_train::finetune::JointProtocol;
+
+#[test]
+fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tiny_bert = root.join("crates/flip-plm/tests/fixtures/tiny-bert");
+    let scratch = tempfile::tempdir().unwrap();
+    let sources = Sources::new(FlipHome::at(scratch.path()), root.join("datasets"));
+    let prepared = sources
+        .prepare(&PrepareRequest::new(
+            "example-clicks",
+            tiny_bert.display().to_string(),
+        ))
+        .unwrap();
+    let full_test = prepared.dataset.meta().splits.test.rows;
+    let mut settings = FlipSettings::from_preset(
+        &preset_named("cpu-quick").unwrap(),
+        model_named("dcnv2").unwrap(),
+        tiny_bert,
+    );
+    assert_eq!(
+        settings.joint,
+        JointProtocol::Staged,
+        "the cpu-quick preset"
+    );
+    settings.pretraining.pretrain.max_rows = Some(64);
+    settings.id_training.max_epochs = 2;
+    settings.finetune.max_epochs = 2;
+    settings.finetune.patience = 2;
+    // Fewer test rows than the split has, so that the full test split is scored apart.
+    settings.eval_rows = Some(full_test as usize - 2);
+    let run = scratch.path().join("run");
+    let device = Device::flex();
+
+    let mut experiment = Experiment::new(
+        prepared.dataset.clone(),
+        settings.clone(),
+        &run,
+        device.clone(),
+    )
+    .unwrap();
+    let report = experiment.run().unwrap();
+    for key in ["flip-id", "flip-plm"] {
+        let path = run.join("finetuned").join(format!("{key}-seed2012.bpk"));
+        assert!(path.is_file(), "{} kept for FLIP", path.display());
+    }
+    let flip = Variant::Flip.label("dcnv2");
+    let flip_full = Variant::Flip.full_test_label("dcnv2");
+    let kept = &report.table.rows[&flip].seeds[0];
+    assert_eq!(
+        report.table.rows[&flip_full].seeds[0].test.rows,
+        full_test as usize
+    );
+    // The kept model is the best on validation among the starting mixture and the epochs.
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("finished/flip-seed2012.json")).unwrap(),
+    )
+    .unwrap();
+    for point in record["curve"].as_array().unwrap() {
+        let epoch_auc = point[1].as_f64().unwrap();
+        assert!(
+            kept.valid.auc >= epoch_auc || epoch_auc.is_nan(),
+            "kept {} (epoch {}) below an epoch's {epoch_auc}",
+            kept.valid.auc,
+            kept.best_epoch
+        );
+    }
+    let paired = |first: &str, second: &str| {
+        report
+            .paired
+            .iter()
+            .any(|p| p.first == first && p.second == second)
+    };
+    assert!(paired(
+        &flip_full,
+        &Variant::Scratch.full_test_label("dcnv2")
+    ));
+    assert!(paired(
+        &flip_full,
+        &Variant::FlipId.full_test_label("dcnv2")
+    ));
+    assert!(report.markdown.contains("FLIP protocol: staged"));
+
+    let mut again = Experiment::new(prepared.dataset, settings, &run, device)
+        .unwrap()
+        .resuming(true);
+    let resumed = again.run().unwrap();
+    for (name, row) in &report.table.rows {
+        let other = &resumed.table.rows[name];
+        assert_eq!(row.auc.mean, other.auc.mean, "{name}");
+        assert_eq!(row.logloss.mean, other.logloss.mean, "{name}");
+    }
+}
