@@ -36,7 +36,7 @@ const TOKENIZER_FILES: [&str; 6] = [
 
 /// Writes `model` (without its MLM head) as a Hugging Face folder at `dir`, with the tokenizer
 /// files of `tokenizer_dir` and `pooling` as a sentence-transformers pooling config (so that
-/// [`crate::load`] pools the saved model the same way).
+/// [`crate::load()`] pools the saved model the same way).
 pub fn save_pretrained(
     model: &Plm,
     config: &PlmConfig,

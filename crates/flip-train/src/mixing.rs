@@ -65,9 +65,11 @@ mod tests {
             mixing_weight_by_auc(&a, &b, &[1, 1, 0, 0]),
             Some((1.0, 1.0))
         );
+        // The ID tower ranking backwards: α b + (1 − α) a = (1 − 2α) a ranks perfectly for
+        // every α below ½, and the tie goes to the largest of them.
         assert_eq!(
             mixing_weight_by_auc(&b, &a, &[1, 1, 0, 0]),
-            Some((0.0, 1.0))
+            Some((0.49, 1.0))
         );
     }
 

@@ -45,14 +45,15 @@ impl Preset {
     /// N(0, 1e-4) by at most about 0.013, and MTM barely leaves chance); the variants with the
     /// language model finetuned on 4,096 sampled rows for at most 2 epochs; every variant
     /// scored on 2,000 sampled validation and test rows; the ID-only variants on all rows, at
-    /// most 5 epochs.
+    /// most 5 epochs; FLIP by the staged protocol.
     pub fn cpu_quick() -> Self {
         Preset {
             name: "cpu-quick".into(),
             description: "language model cut to its first 2 layers; pretraining on 4,096 sampled training rows for 1 epoch (batch 32, \
                           learning rate 1e-3 for the ID tower and heads, 1e-4 for the language model); \
                           variants with the language model finetuned on 4,096 sampled training rows for at most 2 epochs; \
-                          all variants scored on 2,000 sampled validation and test rows; ID-only variants trained on all rows for at most 5 epochs"
+                          all variants scored on 2,000 sampled validation and test rows; ID-only variants trained on all rows for at most 5 epochs; \
+                          FLIP in stages, from this seed's FLIP_ID and FLIP_PLM"
                 .into(),
             plm_layers: Some(2),
             pretrain: PretrainConfig {
@@ -75,7 +76,8 @@ impl Preset {
 
     /// The paper's settings (official launchers): all rows; pretraining 30 epochs at global
     /// batch 1024 with AdamW 1e-4 and weight decay 1e-3; finetuning at batch 128 for at most
-    /// 25 epochs with patience 3, learning rate 5e-5 for both groups; the whole language model.
+    /// 25 epochs with patience 3, learning rate 5e-5 for both groups; the whole language model;
+    /// FLIP by the official joint protocol.
     /// Meant for GPUs.
     pub fn paper() -> Self {
         Preset {
