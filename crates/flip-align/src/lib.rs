@@ -22,4 +22,6 @@ pub mod mtm;
 
 pub use masking::{FieldMasker, MaskConfig, MaskedBatch};
 pub use model::{AlignConfig, FlipPretrainer, PretrainBatch, PretrainOutput, PretrainParts};
-pub use mtm::{MtmConfig, MtmObjective, MtmTargets, NoiseDistribution};
+pub use mtm::{
+    MtmConfig, MtmObjective, MtmTargets, NoiseDistribution, candidate_accuracy, chance_accuracy,
+};

@@ -280,18 +280,86 @@ impl MtmHead {
                 } else {
                     log_softmax(corrected, 2).narrow(2, 0, 1).mean().neg()
                 };
-                let s = s.detach();
-                let best_noise = s.clone().narrow(2, 1, noise_count).max_dim(2);
-                let accuracy = s.narrow(2, 0, 1).greater(best_noise).float().mean();
-                HeadOutput { loss, accuracy }
+                HeadOutput {
+                    loss,
+                    accuracy: candidate_accuracy(s.detach()),
+                }
             }
         }
     }
 }
 
+/// The share of masked fields whose true id scores at least as high as every noise id, the
+/// official code's count (an argmax over the candidates with the target first, so a tie, as
+/// when a frequent id draws itself as noise, goes to the target).
+///
+/// # Shapes
+/// - `scores`: `[B, k, 1 + K]`, the target's score first; output `[1]`
+pub fn candidate_accuracy(scores: Tensor<3>) -> Tensor<1> {
+    let [_, _, candidates] = scores.dims();
+    let best_noise = scores.clone().narrow(2, 1, candidates - 1).max_dim(2);
+    scores
+        .narrow(2, 0, 1)
+        .greater_equal(best_noise)
+        .float()
+        .mean()
+}
+
+/// The accuracy [`candidate_accuracy`] gives to scores that know nothing (every id its own
+/// random score): for each masked field the chance that its true id beats the `d` distinct
+/// noise ids other than itself, `1 / (1 + d)`, averaged over the fields. `targets` holds the
+/// true ids (`[N]`), `noise` the `K` noise ids of each (`[N · K]`, in the same order).
+pub fn chance_accuracy(targets: &[i64], noise: &[i64], noise_per_target: usize) -> f64 {
+    if targets.is_empty() || noise_per_target == 0 {
+        return f64::NAN;
+    }
+    assert_eq!(
+        noise.len(),
+        targets.len() * noise_per_target,
+        "K noise ids per target"
+    );
+    let mut distinct = Vec::with_capacity(noise_per_target);
+    let total: f64 = targets
+        .iter()
+        .zip(noise.chunks(noise_per_target))
+        .map(|(&target, drawn)| {
+            distinct.clear();
+            distinct.extend(drawn.iter().copied().filter(|&id| id != target));
+            distinct.sort_unstable();
+            distinct.dedup();
+            1.0 / (1 + distinct.len()) as f64
+        })
+        .sum();
+    total / targets.len() as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tie_with_a_noise_id_counts_as_a_hit() {
+        let device = Device::flex();
+        // Three fields: the target above the noise, tied with one noise id, below one.
+        let scores = Tensor::<3>::from_floats(
+            [[[2.0, 1.0, 0.5], [1.0, 1.0, 0.0], [0.0, 0.5, -1.0]]],
+            &device,
+        );
+        let accuracy = candidate_accuracy(scores).into_scalar::<f32>();
+        assert!((accuracy - 2.0 / 3.0).abs() < 1e-6, "{accuracy}");
+    }
+
+    #[test]
+    fn chance_counts_only_distinct_noise_ids_other_than_the_target() {
+        // Target 7 with noise [7, 7, 3]: one rival, chance ½; target 1 with [2, 3, 2]: two
+        // distinct rivals, ⅓; target 5 with [5, 5, 5]: no rival, 1.
+        let chance = chance_accuracy(&[7, 1, 5], &[7, 7, 3, 2, 3, 2, 5, 5, 5], 3);
+        assert!(
+            (chance - (0.5 + 1.0 / 3.0 + 1.0) / 3.0).abs() < 1e-12,
+            "{chance}"
+        );
+        assert!(chance_accuracy(&[], &[], 3).is_nan());
+    }
 
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data().convert::<f32>().iter::<f32>().collect()

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::store::{BurnpackStore, ModuleSnapshot};
-use flip_align::{AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDistribution};
+use flip_align::{
+    AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDistribution, chance_accuracy,
+};
 use flip_data::{Batcher, Padding, SplitData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -106,8 +108,13 @@ pub struct StepRecord {
     pub mlm_accuracy: f64,
     /// MTM loss.
     pub mtm: f64,
-    /// MTM accuracy (true id above all noise ids).
+    /// MTM accuracy (true id at or above every noise id, ties to the target as the official
+    /// argmax).
     pub mtm_accuracy: f64,
+    /// The MTM accuracy of scores that know nothing, for the noise ids drawn
+    /// ([`flip_align::chance_accuracy`]; 0 with MTM off).
+    #[serde(default)]
+    pub mtm_chance: f64,
     /// Learning rate of the heads and ID tower.
     pub learning_rate: f64,
     /// Training rows per second over the window.
@@ -122,6 +129,7 @@ impl StepRecord {
         self.mlm_accuracy += other.mlm_accuracy;
         self.mtm += other.mtm;
         self.mtm_accuracy += other.mtm_accuracy;
+        self.mtm_chance += other.mtm_chance;
     }
 
     fn scaled(mut self, n: f64) -> Self {
@@ -132,6 +140,7 @@ impl StepRecord {
             &mut self.mlm_accuracy,
             &mut self.mtm,
             &mut self.mtm_accuracy,
+            &mut self.mtm_chance,
         ] {
             *v /= n;
         }
@@ -311,12 +320,20 @@ impl PretrainRun<'_> {
                 let noise = self
                     .noise
                     .draw(batch.size * masked.k * noise_per_field, c.seed, step);
+                let mtm_chance = if c.align.mtm_weight > 0.0 {
+                    chance_accuracy(&masked.tabular_targets, &noise, noise_per_field)
+                } else {
+                    0.0
+                };
                 let StepGradients {
                     record,
                     plm: plm_grads,
                     rest: rest_grads,
                 } = step_gradients(&model, &batch, &masked, noise, &c.align, self.replicas);
-                window.add(&record);
+                window.add(&StepRecord {
+                    mtm_chance,
+                    ..record
+                });
                 let (lr, plm_lr) = (
                     schedule(step, c.learning_rate),
                     schedule(step, c.plm_learning_rate),
@@ -442,7 +459,8 @@ impl PretrainRun<'_> {
                     "accuracy",
                     vec![
                         series("MLM token accuracy", |r| r.mlm_accuracy),
-                        series("MTM: true id above all noise ids", |r| r.mtm_accuracy),
+                        series("MTM: true id at or above all noise ids", |r| r.mtm_accuracy),
+                        series("MTM chance (empirical)", |r| r.mtm_chance),
                     ],
                 ),
             ];

@@ -53,24 +53,26 @@ impl PretrainSummary {
     /// A Markdown table of both windows and a line of chance levels.
     pub fn markdown(&self) -> String {
         let mut md = String::from(
-            "| | loss | ICL | MLM | MLM acc | MTM | MTM acc |\n|---|---:|---:|---:|---:|---:|---:|\n",
+            "| | loss | ICL | MLM | MLM acc | MTM | MTM acc | MTM chance |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for (name, r) in [
             ("first log window", &self.first),
             ("last log window", &self.last),
         ] {
             md.push_str(&format!(
-                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
-                r.loss, r.icl, r.mlm, r.mlm_accuracy, r.mtm, r.mtm_accuracy
+                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+                r.loss, r.icl, r.mlm, r.mlm_accuracy, r.mtm, r.mtm_accuracy, r.mtm_chance
             ));
         }
         md.push_str(&format!(
-            "chance levels: MLM accuracy 1/{} = {:.1e} (uniform over the vocabulary), MTM accuracy 1/{} = {:.3} (true id above {} noise ids)",
+            "chance levels: MLM accuracy 1/{} = {:.1e} (uniform over the vocabulary); MTM accuracy {:.3} in the last window (empirical: \
+             the true id at or above its {} noise ids, ties to the target as the official code, for scores that know nothing; 1/{} = {:.3} were every noise id distinct)",
             self.vocab_size,
             1.0 / self.vocab_size as f64,
+            self.last.mtm_chance,
+            self.mtm_noise,
             self.mtm_noise + 1,
             1.0 / (self.mtm_noise + 1) as f64,
-            self.mtm_noise
         ));
         md
     }
