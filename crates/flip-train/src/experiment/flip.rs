@@ -234,9 +234,11 @@ impl Experiment {
     }
 
     /// Finetunes `variant` with `seed` (pretraining first if it has not run), scores it on the
-    /// test rows (ID-only variants also on the full test split) and adds it to the report's
-    /// rows. With resume, a variant finished before is read back. The first seed's FLIP_ID and
-    /// FLIP are saved under `models/` for scoring.
+    /// test rows (the ID-only variants and FLIP also on the full test split) and adds it to the
+    /// report's rows. With resume, a variant finished before is read back. The first seed's
+    /// FLIP_ID and FLIP are saved under `models/` for scoring. With the staged protocol, FLIP
+    /// needs this seed's FLIP_ID and FLIP_PLM finetuned first (the order of
+    /// [`Experiment::variants`]).
     pub fn finetune(&mut self, variant: Variant, seed: u64) -> Result<SeedOutcome> {
         self.pretrain()?;
         let towers = self.towers.clone().expect("pretrained");
