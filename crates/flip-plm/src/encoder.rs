@@ -379,6 +379,31 @@ mod tests {
     }
 
     #[test]
+    fn frozen_word_embeddings_get_no_gradient_and_the_rest_does() {
+        let device = Device::flex().autodiff();
+        let model = PlmConfig::minilm_l6_h384()
+            .with_layers(1)
+            .init(false, &device)
+            .with_frozen_word_embeddings();
+        let tokens =
+            Tensor::<2, Int>::from_data(TensorData::new(vec![101i64, 2000, 102], [1, 3]), &device);
+        let mask = Tensor::<2, Bool>::from_data(TensorData::new(vec![true; 3], [1, 3]), &device);
+        let grads = model.forward(tokens, mask, None).sum().backward();
+        let grads = burn::optim::GradientsParams::from_grads(grads, &model);
+        let embeddings = &model.embeddings;
+        assert!(
+            grads
+                .get::<2>(embeddings.word_embeddings.weight.id)
+                .is_none()
+        );
+        assert!(
+            grads
+                .get::<2>(embeddings.position_embeddings.weight.id)
+                .is_some()
+        );
+    }
+
+    #[test]
     fn known_configurations_build_and_run() {
         let device = Device::flex();
         let config = PlmConfig::minilm_l6_h384().with_layers(1);
