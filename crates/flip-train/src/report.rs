@@ -100,6 +100,22 @@ pub struct ModelResult {
 }
 
 impl ModelResult {
+    /// Its row of a results table: `| model | AUC mean ± sd | LogLoss mean ± sd | best epoch |
+    /// s / epoch | seeds |`, with a line break.
+    pub fn markdown_row(&self) -> String {
+        format!(
+            "| {} | {:.4} ± {:.4} | {:.4} ± {:.4} | {:.1} | {:.1} | {} |\n",
+            self.model,
+            self.auc.mean,
+            self.auc.std,
+            self.logloss.mean,
+            self.logloss.std,
+            self.best_epoch.mean,
+            self.seconds_per_epoch.mean,
+            self.seeds.len()
+        )
+    }
+
     /// Summarises the seeds of one model.
     pub fn new(model: &str, seeds: Vec<SeedOutcome>) -> Self {
         let pick =
@@ -145,17 +161,7 @@ impl ResultsTable {
             self.title
         );
         for r in rows {
-            out.push_str(&format!(
-                "| {} | {:.4} ± {:.4} | {:.4} ± {:.4} | {:.1} | {:.1} | {} |\n",
-                r.model,
-                r.auc.mean,
-                r.auc.std,
-                r.logloss.mean,
-                r.logloss.std,
-                r.best_epoch.mean,
-                r.seconds_per_epoch.mean,
-                r.seeds.len()
-            ));
+            out.push_str(&r.markdown_row());
         }
         out
     }

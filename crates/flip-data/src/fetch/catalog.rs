@@ -324,23 +324,15 @@ mod tests {
 
     #[test]
     fn members_are_named_by_their_last_path_part() {
-        let ml1m = source("ml-1m").unwrap();
-        let names: Vec<&str> = ml1m
-            .wheel
-            .unwrap()
-            .members
-            .iter()
-            .map(Member::name)
-            .collect();
-        assert_eq!(names, vec!["ml-1m.inter", "ml-1m.user", "ml-1m.item"]);
-        let minilm: Vec<&str> = source("minilm")
-            .unwrap()
-            .wheel
-            .unwrap()
-            .members
-            .iter()
-            .map(Member::name)
-            .collect();
+        let names = |name: &str| -> Vec<&str> {
+            let wheel = source(name).unwrap().wheel.unwrap();
+            wheel.members.iter().map(Member::name).collect()
+        };
+        assert_eq!(
+            names("ml-1m"),
+            vec!["ml-1m.inter", "ml-1m.user", "ml-1m.item"]
+        );
+        let minilm = names("minilm");
         assert!(minilm.contains(&"config.json") && minilm.contains(&"1_Pooling/config.json"));
         assert!(is_module_folder("1_Pooling") && is_module_folder("2_Normalize"));
         assert!(!is_module_folder("model") && !is_module_folder("_x") && !is_module_folder("1_"));

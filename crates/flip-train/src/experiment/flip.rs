@@ -388,10 +388,7 @@ impl Experiment {
         let fitted = fit(model, train, &self.rows.valid, &config, device, |r| {
             push_record(&mut log, r)
         });
-        let _ = write_atomically(
-            &self.dir.join(format!("{name}-seed{seed}.jsonl")),
-            log.as_bytes(),
-        );
+        self.write_log(&name, seed, &log);
         if variant == Variant::FlipId {
             if seed == 2012 {
                 save_module(&fitted.model, &self.dir.join("models").join("flip-id.bpk"))?;
@@ -417,8 +414,7 @@ impl Experiment {
             curve: curve(&fitted.history),
             seconds: started.elapsed().as_secs_f64(),
         };
-        self.finish(&name, seed, &done);
-        Ok((done.outcome, done.full))
+        Ok(self.finish(&name, seed, done))
     }
 
     /// A variant with the language model: built ([`Experiment::text_model`]) and finetuned on
@@ -460,10 +456,7 @@ impl Experiment {
             replicas,
             |r| push_record(&mut log, r),
         );
-        let _ = write_atomically(
-            &self.dir.join(format!("{name}-seed{seed}.jsonl")),
-            log.as_bytes(),
-        );
+        self.write_log(&name, seed, &log);
         if variant == Variant::Flip && seed == 2012 {
             save_module(&fitted.model, &self.dir.join("models").join("flip.bpk"))?;
         }
@@ -502,8 +495,7 @@ impl Experiment {
             curve: curve(&fitted.history),
             seconds: started.elapsed().as_secs_f64(),
         };
-        self.finish(&name, seed, &done);
-        Ok((done.outcome, done.full))
+        Ok(self.finish(&name, seed, done))
     }
 
     fn finished_path(&self, name: &str, seed: u64) -> PathBuf {
@@ -540,15 +532,31 @@ impl Experiment {
     }
 
     /// Records a finished variant: on disk for resume, and in the curves and timings.
-    fn finish(&mut self, name: &str, seed: u64, done: &Finished) {
+    /// Returns its outcomes on the test rows and the full test split.
+    fn finish(
+        &mut self,
+        name: &str,
+        seed: u64,
+        done: Finished,
+    ) -> (SeedOutcome, Option<SeedOutcome>) {
         let path = self.finished_path(name, seed);
-        if let Err(e) = write_json_atomically(&path, done) {
+        if let Err(e) = write_json_atomically(&path, &done) {
             tracing::warn!(
                 "{}: cannot record the finished variant: {e:#}",
                 path.display()
             );
         }
-        self.record(name, seed, done);
+        self.record(name, seed, &done);
+        (done.outcome, done.full)
+    }
+
+    /// Writes a variant's epoch records as `<name>-seed<seed>.jsonl` (best effort: the log is
+    /// for reading, the finished record for resuming).
+    fn write_log(&self, name: &str, seed: u64, log: &str) {
+        let path = self.dir.join(format!("{name}-seed{seed}.jsonl"));
+        if let Err(e) = write_atomically(&path, log.as_bytes()) {
+            tracing::warn!("{}: cannot write the log: {e:#}", path.display());
+        }
     }
 
     fn record(&mut self, name: &str, seed: u64, done: &Finished) {

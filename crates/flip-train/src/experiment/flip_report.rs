@@ -88,17 +88,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         settings.pretraining.pretrain.seed,
     );
     for (name, _) in input.rows {
-        let r = &table.rows[name];
-        md.push_str(&format!(
-            "| {name} | {:.4} ± {:.4} | {:.4} ± {:.4} | {:.1} | {:.1} | {} |\n",
-            r.auc.mean,
-            r.auc.std,
-            r.logloss.mean,
-            r.logloss.std,
-            r.best_epoch.mean,
-            r.seconds_per_epoch.mean,
-            r.seeds.len()
-        ));
+        md.push_str(&table.rows[name].markdown_row());
     }
     let paired = paired_differences(input.rows, &comparisons(backbone, input.rows));
     if !paired.is_empty() {
