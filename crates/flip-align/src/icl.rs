@@ -77,6 +77,16 @@ pub fn info_nce(a: Tensor<2>, b: Tensor<2>, temperature: Tensor<1>, normalize: b
     (rows + cols).mul_scalar(-0.5)
 }
 
+/// Rows minus their mean over the batch: what is common to every row of a batch is removed,
+/// so a tower whose rows all project near one direction compares by what tells them apart.
+///
+/// # Shapes
+/// - `x`: `[B, D]` → `[B, D]`
+pub fn batch_centered(x: Tensor<2>) -> Tensor<2> {
+    let mean = x.clone().mean_dim(0);
+    x - mean
+}
+
 /// Rows scaled to unit length.
 ///
 /// # Shapes
@@ -91,6 +101,91 @@ pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
         .clamp_min(1e-12)
         .reshape([b, 1]);
     x / norm
+}
+
+/// Where a batch's two sets of projections sit, as cosines (host values, for the logs): a
+/// tower whose rows all project to nearly the same direction has a within-batch cosine near 1,
+/// and the contrastive loss can then sit at `ln B` with every score equal.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProjectionGeometry {
+    /// Mean cosine between the ID projections of two different rows.
+    pub id_cosine: f64,
+    /// Mean cosine between the text projections of two different rows.
+    pub text_cosine: f64,
+    /// Mean cosine of a row's ID projection with its own text projection, minus the mean with
+    /// the other rows' (0: no alignment beyond chance; positive: matched pairs are closer).
+    pub pair_gap: f64,
+}
+
+impl ProjectionGeometry {
+    /// The geometry of one batch's projections (detached; copied to the host), or `None` for
+    /// a batch of one row (nothing to compare it with). A zero row counts as orthogonal to
+    /// everything.
+    ///
+    /// # Shapes
+    /// - `z_id`, `z_text`: `[B, P]`
+    pub fn of(z_id: &Tensor<2>, z_text: &Tensor<2>) -> Option<Self> {
+        let [b, p] = z_id.dims();
+        assert_eq!(
+            z_text.dims(),
+            [b, p],
+            "both projections have the same shape"
+        );
+        if b < 2 {
+            return None;
+        }
+        let unit_rows = |z: &Tensor<2>| -> Vec<Vec<f64>> {
+            let data = z.clone().detach().into_data().convert::<f32>();
+            let values = data.as_slice::<f32>().expect("f32 values");
+            values
+                .chunks(p)
+                .map(|row| {
+                    let norm = row
+                        .iter()
+                        .map(|&x| f64::from(x).powi(2))
+                        .sum::<f64>()
+                        .sqrt();
+                    let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+                    row.iter().map(|&x| f64::from(x) * scale).collect()
+                })
+                .collect()
+        };
+        let (a, t) = (unit_rows(z_id), unit_rows(z_text));
+        let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(u, v)| u * v).sum::<f64>();
+        let (mut id, mut text, mut matched, mut unmatched) = (0.0, 0.0, 0.0, 0.0);
+        for i in 0..b {
+            matched += dot(&a[i], &t[i]);
+            for j in (0..b).filter(|&j| j != i) {
+                id += dot(&a[i], &a[j]);
+                text += dot(&t[i], &t[j]);
+                unmatched += dot(&a[i], &t[j]);
+            }
+        }
+        let pairs = (b * (b - 1)) as f64;
+        Some(ProjectionGeometry {
+            id_cosine: id / pairs,
+            text_cosine: text / pairs,
+            pair_gap: matched / b as f64 - unmatched / pairs,
+        })
+    }
+
+    /// The sum of two geometries (for means over steps).
+    pub fn plus(self, other: Self) -> Self {
+        ProjectionGeometry {
+            id_cosine: self.id_cosine + other.id_cosine,
+            text_cosine: self.text_cosine + other.text_cosine,
+            pair_gap: self.pair_gap + other.pair_gap,
+        }
+    }
+
+    /// Every value divided by `n`.
+    pub fn scaled(self, n: f64) -> Self {
+        ProjectionGeometry {
+            id_cosine: self.id_cosine / n,
+            text_cosine: self.text_cosine / n,
+            pair_gap: self.pair_gap / n,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +242,52 @@ mod tests {
             false,
         ));
         assert!(matched < 1e-6 && crossed > 30.0, "{matched} {crossed}");
+    }
+
+    #[test]
+    fn centering_removes_what_every_row_shares() {
+        let device = Device::flex();
+        let x = Tensor::<2>::from_floats([[1.0, 5.0], [3.0, 5.0], [2.0, 8.0]], &device);
+        let centered = batch_centered(x).to_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(centered, vec![-1.0, -1.0, 1.0, -1.0, 0.0, 2.0]);
+        // A shared offset changes no centred, normalised loss.
+        let a = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0], [0.5, -1.0]], &device);
+        let b = Tensor::<2>::from_floats([[0.9, 0.2], [-0.1, 1.0], [0.3, -0.8]], &device);
+        let tau = Tensor::<1>::from_floats([0.1], &device);
+        let loss = |a: Tensor<2>| {
+            scalar(info_nce(
+                batch_centered(a),
+                batch_centered(b.clone()),
+                tau.clone(),
+                true,
+            ))
+        };
+        let shifted = a.clone() + Tensor::<2>::from_floats([[40.0, -7.0]], &device);
+        assert!((loss(a) - loss(shifted)).abs() < 1e-4);
+    }
+
+    #[test]
+    fn projection_geometry_by_hand() {
+        let device = Device::flex();
+        // ID rows (1, 0), (0, 2), (1, 1): pairwise cosines 0, 1/√2, 1/√2.
+        let z_id = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], &device);
+        // Text rows all along (1, 0) (one scaled): every pairwise cosine 1.
+        let z_text = Tensor::<2>::from_floats([[1.0, 0.0], [3.0, 0.0], [1.0, 0.0]], &device);
+        let g = ProjectionGeometry::of(&z_id, &z_text).unwrap();
+        let r = 0.5f64.sqrt();
+        assert!((g.id_cosine - (2.0 * r) / 3.0).abs() < 1e-6, "{g:?}");
+        assert!((g.text_cosine - 1.0).abs() < 1e-6, "{g:?}");
+        // Matched cosines: 1, 0, 1/√2; unmatched: row i's ID with text j ≠ i is the ID row's
+        // first coordinate over its norm: rows 0, 1, 2 give 1, 0, 1/√2, each twice.
+        let matched = (1.0 + 0.0 + r) / 3.0;
+        let unmatched = 2.0 * (1.0 + 0.0 + r) / 6.0;
+        assert!((g.pair_gap - (matched - unmatched)).abs() < 1e-6, "{g:?}");
+        // Identical towers with orthogonal rows: no within-batch similarity, a gap of 1.
+        let eye = Tensor::<2>::from_floats([[2.0, 0.0], [0.0, 1.0]], &device);
+        let g = ProjectionGeometry::of(&eye, &eye).unwrap();
+        assert_eq!((g.id_cosine, g.text_cosine, g.pair_gap), (0.0, 0.0, 1.0));
+        // One row: nothing to compare.
+        let one = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
+        assert_eq!(ProjectionGeometry::of(&one, &one), None);
     }
 }

@@ -20,6 +20,7 @@ pub mod mlm;
 pub mod model;
 pub mod mtm;
 
+pub use icl::ProjectionGeometry;
 pub use masking::{FieldMasker, MaskConfig, MaskedBatch};
 pub use model::{AlignConfig, FlipPretrainer, PretrainBatch, PretrainOutput, PretrainParts};
 pub use mtm::{

@@ -12,7 +12,7 @@ use flip_id_models::CtrNet;
 use flip_plm::{Plm, Pooling, pool};
 use serde::{Deserialize, Serialize};
 
-use crate::icl::{ProjectionHead, ProjectionHeadConfig, info_nce};
+use crate::icl::{ProjectionHead, ProjectionHeadConfig, batch_centered, info_nce};
 use crate::masking::MaskedBatch;
 use crate::mlm::{HeadOutput, MlmHead, MlmHeadConfig};
 use crate::mtm::{MtmConfig, MtmHead, MtmTargets, NoiseDistribution};
@@ -31,6 +31,9 @@ pub struct AlignConfig {
     pub learnable_temperature: bool,
     /// L2-normalise the projections (cosine similarities). Default false, as the official code.
     pub normalize: bool,
+    /// Subtract each projection's batch mean before comparing rows
+    /// ([`crate::icl::batch_centered`]). Default false, as the official code.
+    pub center: bool,
     /// Dropout in the MLM head. Default 0.2.
     pub mlm_dropout: f64,
     /// The MTM head.
@@ -47,6 +50,14 @@ pub struct AlignConfig {
     pub official_compute: bool,
 }
 
+impl AlignConfig {
+    /// Projections `[B, P]` as the contrastive loss compares them: batch-centred when
+    /// `center` (normalisation, when on, happens inside the loss).
+    pub fn compared(&self, z: Tensor<2>) -> Tensor<2> {
+        if self.center { batch_centered(z) } else { z }
+    }
+}
+
 impl Default for AlignConfig {
     fn default() -> Self {
         AlignConfig {
@@ -55,6 +66,7 @@ impl Default for AlignConfig {
             temperature: 0.7,
             learnable_temperature: false,
             normalize: false,
+            center: false,
             mlm_dropout: 0.2,
             mtm: MtmConfig::default(),
             icl_weight: 1.0,
@@ -199,6 +211,9 @@ pub struct PretrainOutput {
     pub loss: Tensor<1>,
     /// Contrastive loss, when on.
     pub icl: Option<Tensor<1>>,
+    /// The projections the contrastive loss compared, ID side and text side `[B, P]` each
+    /// (for diagnostics such as [`crate::ProjectionGeometry`]), when on.
+    pub projections: Option<(Tensor<2>, Tensor<2>)>,
     /// MLM loss and accuracy, when on and the batch has masked tokens.
     pub mlm: Option<HeadOutput>,
     /// MTM loss and accuracy, when on.
@@ -287,7 +302,8 @@ impl FlipPretrainer {
         }
     }
 
-    /// The symmetric InfoNCE of the projections of a whole batch, at this model's temperature.
+    /// The symmetric InfoNCE of the projections of a whole batch, at this model's temperature
+    /// (batch-centred first when `config.center`).
     ///
     /// # Shapes
     /// - `z_id`, `z_text`: `[B, P]`; output `[1]`
@@ -298,8 +314,8 @@ impl FlipPretrainer {
         config: &AlignConfig,
     ) -> Tensor<1> {
         info_nce(
-            z_id,
-            z_text,
+            config.compared(z_id),
+            config.compared(z_text),
             self.log_temperature.val().exp(),
             config.normalize,
         )
@@ -308,9 +324,9 @@ impl FlipPretrainer {
     /// The pretraining losses of one batch.
     pub fn forward(&self, batch: &PretrainBatch, config: &AlignConfig) -> PretrainOutput {
         let parts = self.parts(batch, config);
-        let icl = parts
-            .z_id
-            .zip(parts.z_text)
+        let projections = parts.z_id.zip(parts.z_text);
+        let icl = projections
+            .clone()
             .map(|(z_id, z_text)| self.contrastive(z_id, z_text, config));
         let (mlm, mtm) = (parts.mlm, parts.mtm);
         let device = batch.ids.device();
@@ -327,6 +343,7 @@ impl FlipPretrainer {
         PretrainOutput {
             loss,
             icl,
+            projections,
             mlm,
             mtm,
         }

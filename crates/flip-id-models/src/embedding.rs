@@ -138,6 +138,15 @@ impl FeatureEmbedding {
         self.table.shape().dims::<2>()[0]
     }
 
+    /// Both tables drawn again from `N(0, std²)`, same shapes (for example a pretraining that
+    /// starts the ID tower at a larger scale than the CTR default of 1e-4).
+    pub fn redrawn(&self, std: f64, device: &Device) -> Self {
+        FeatureEmbeddingConfig::new(self.num_features())
+            .with_dim(self.dim())
+            .with_init_std(std)
+            .init(device)
+    }
+
     /// The same module with new table values (ids kept, so optimizer state and checkpoints
     /// still match).
     pub fn with_tables(self, table: Tensor<2>, linear: Tensor<2>) -> Self {
@@ -189,5 +198,22 @@ mod tests {
         let values = e.table.val().to_data().try_to_vec::<f32>().unwrap();
         let std = (values.iter().map(|v| v * v).sum::<f32>() / values.len() as f32).sqrt();
         assert!((std - 1e-4).abs() < 5e-6, "{std}");
+    }
+
+    #[test]
+    fn redrawn_tables_keep_their_shapes_at_the_new_scale() {
+        let device = Device::flex();
+        device.seed(3);
+        let e = FeatureEmbeddingConfig::new(500)
+            .with_dim(8)
+            .init(&device)
+            .redrawn(0.05, &device);
+        assert_eq!((e.num_features(), e.dim()), (500, 8));
+        assert_eq!(e.linear.shape().dims::<2>(), [500, 1]);
+        for table in [&e.table, &e.linear] {
+            let values = table.val().to_data().try_to_vec::<f32>().unwrap();
+            let std = (values.iter().map(|v| v * v).sum::<f32>() / values.len() as f32).sqrt();
+            assert!((std - 0.05).abs() < 0.006, "{std}");
+        }
     }
 }

@@ -13,6 +13,7 @@ use flip_id_models::{CtrNet, Embedded};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::divergence::{Diverged, check_loss};
 use crate::metrics::{auc, log_loss};
 use crate::sparse::{GatheredRows, SparseAdam, TouchedRows};
 
@@ -150,7 +151,8 @@ fn ids_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
 }
 
 /// Trains `model` (built on `device`, an autodiff device) on `train`, selecting the epoch by
-/// AUC on `valid`. `on_epoch` sees every epoch's record as it ends (for logs).
+/// AUC on `valid`. `on_epoch` sees every epoch's record as it ends (for logs). A step whose
+/// loss is not finite stops training with [`Diverged`].
 pub fn fit(
     mut model: CtrNet,
     train: &SplitData,
@@ -158,7 +160,7 @@ pub fn fit(
     config: &CtrTrainConfig,
     device: &Device,
     mut on_epoch: impl FnMut(&EpochRecord),
-) -> Fitted {
+) -> Result<Fitted, Diverged> {
     assert!(device.is_autodiff(), "fit needs an autodiff device");
     let inner = device.clone().inner();
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
@@ -213,8 +215,10 @@ pub fn fit(
                     (out.logit, loss)
                 }
             };
-            loss_sum += f64::from(loss.into_scalar::<f32>());
+            let value = f64::from(loss.into_scalar::<f32>());
             steps += 1;
+            check_loss("ID-model training", epoch, steps, value)?;
+            loss_sum += value;
             window.push(
                 &batch.labels,
                 sigmoid(logits.inner())
@@ -267,11 +271,11 @@ pub fn fit(
         }
     }
     let (_, best_epoch, best_model) = best.expect("at least one epoch");
-    Fitted {
+    Ok(Fitted {
         model: best_model,
         history,
         best_epoch,
-    }
+    })
 }
 
 fn progress_bar(batches: u64, epoch: usize) -> ProgressBar {

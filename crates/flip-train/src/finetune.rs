@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adamw::FusedAdamW;
 use crate::ctr::{EpochRecord, Evaluation, bce_with_logits};
+use crate::divergence::{Diverged, check_loss};
 use crate::metrics::{auc, log_loss};
 use crate::parallel::{Replicas, materialize, sum_gradients};
 
@@ -343,7 +344,7 @@ pub fn finetune(
     config: &FinetuneConfig,
     replicas: &Replicas,
     mut on_epoch: impl FnMut(&EpochRecord),
-) -> FittedText {
+) -> Result<FittedText, Diverged> {
     let main = replicas.main();
     let inner = main.clone().inner();
     if config.freeze_word_embeddings {
@@ -405,8 +406,10 @@ pub fn finetune(
                 let plm = GradientsParams::from_module(&mut grads, &replica.plm);
                 (value, plm, GradientsParams::from_grads(grads, &replica))
             });
-            loss_sum += parts.iter().map(|(value, _, _)| value).sum::<f64>();
+            let value = parts.iter().map(|(value, _, _)| value).sum::<f64>();
             steps += 1;
+            check_loss("finetuning", epoch, steps, value)?;
+            loss_sum += value;
             let (plm_grads, rest_grads) = if parts.len() == 1 {
                 let (_, plm, rest) = parts.into_iter().next().expect("one part");
                 (plm, rest)
@@ -463,12 +466,12 @@ pub fn finetune(
         }
     }
     let (best_valid, best_epoch, model) = best.expect("at least one epoch");
-    FittedText {
+    Ok(FittedText {
         model,
         history,
         best_epoch,
         best_valid,
-    }
+    })
 }
 
 #[cfg(test)]

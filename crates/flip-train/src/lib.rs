@@ -13,6 +13,7 @@ pub mod bench;
 pub mod bench_scenarios;
 pub mod ctr;
 pub mod devices;
+pub mod divergence;
 pub mod experiment;
 pub mod finetune;
 pub mod memory;

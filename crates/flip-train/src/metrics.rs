@@ -3,9 +3,13 @@
 
 /// Area under the ROC curve of `scores` against 0/1 `labels`: the probability that a random
 /// positive scores above a random negative, ties counting one half (average ranks).
-/// `None` when one class is absent.
+/// `None` when one class is absent or a score is not finite (a diverged model has no AUC: a
+/// ranking of NaN scores would give a number that looks like one).
 pub fn auc(labels: &[u8], scores: &[f32]) -> Option<f64> {
     assert_eq!(labels.len(), scores.len(), "one score per label");
+    if scores.iter().any(|s| !s.is_finite()) {
+        return None;
+    }
     let positives = labels.iter().filter(|&&l| l == 1).count();
     let negatives = labels.len() - positives;
     if positives == 0 || negatives == 0 {
@@ -69,6 +73,14 @@ mod tests {
         assert_eq!(auc(&[0, 0, 1, 1], &[0.1, 0.2, 0.3, 0.4]), Some(1.0));
         assert_eq!(auc(&[1, 1, 0, 0], &[0.1, 0.2, 0.3, 0.4]), Some(0.0));
         assert_eq!(auc(&[1, 1], &[0.1, 0.2]), None);
+    }
+
+    #[test]
+    fn non_finite_scores_have_no_auc() {
+        let y = [0, 1, 0, 1];
+        assert_eq!(auc(&y, &[f32::NAN; 4]), None);
+        assert_eq!(auc(&y, &[0.1, f32::INFINITY, 0.2, 0.3]), None);
+        assert_eq!(auc(&y, &[0.1, 0.9, f32::NEG_INFINITY, 0.3]), None);
     }
 
     #[test]

@@ -13,13 +13,15 @@ use std::time::Instant;
 
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use flip_align::{
-    AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDistribution, chance_accuracy,
+    AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDistribution, ProjectionGeometry,
+    chance_accuracy,
 };
 use flip_data::{Batcher, Padding, SplitData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::adamw::FusedAdamW;
+use crate::divergence::{Diverged, check_loss};
 use crate::parallel::{Replicas, materialize};
 use crate::plot::{Series, line_chart};
 use crate::pretrain_step::{StepGradients, step_gradients};
@@ -46,6 +48,13 @@ pub struct PretrainConfig {
     /// Decay the cosine schedule at every step instead of once per epoch (epoch `e` of `E`
     /// runs at `½(1 + cos(π e / E))` of the base rate, as the official code). Default false.
     pub cosine_per_step: bool,
+    /// Raise both learning rates linearly over this many first steps (step `s` at
+    /// `(s + 1) / n` of the scheduled rate). Default 0: none, as the official code.
+    pub warmup_steps: usize,
+    /// Draw the ID tower's embedding tables from `N(0, std²)` before pretraining instead of
+    /// the backbone's own initialisation (the zoo's 1e-4, at which every row's ID projection
+    /// starts nearly the same). Default none.
+    pub id_embedding_std: Option<f64>,
     /// Pad prompts to this length instead of the batch's longest (the official code pads to
     /// 100). Default none.
     pub pad_to: Option<usize>,
@@ -70,6 +79,8 @@ impl Default for PretrainConfig {
             weight_decay: 1e-3,
             grad_clip_norm: None,
             cosine_per_step: false,
+            warmup_steps: 0,
+            id_embedding_std: None,
             pad_to: None,
             seed: 2012,
             log_every: 10,
@@ -89,6 +100,16 @@ pub fn cosine_factor(step: u64, steps_per_epoch: usize, epochs: usize, per_step:
         (step as usize / steps_per_epoch.max(1)) as f64 / epochs.max(1) as f64
     };
     0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+}
+
+/// The linear warm-up's share of the scheduled rate at `step` (0-based): `(step + 1) / warmup`
+/// during the first `warmup` steps, 1 after (and always 1 without warm-up).
+pub fn warmup_factor(step: u64, warmup: usize) -> f64 {
+    if (step as usize) < warmup {
+        (step + 1) as f64 / warmup as f64
+    } else {
+        1.0
+    }
 }
 
 /// Means over the steps since the previous log line.
@@ -115,6 +136,21 @@ pub struct StepRecord {
     /// ([`flip_align::chance_accuracy`]; 0 with MTM off).
     #[serde(default)]
     pub mtm_chance: f64,
+    /// Mean cosine between two rows' ID projections in a batch (1: every row projects to the
+    /// same direction). 0 with the contrastive loss off.
+    #[serde(default)]
+    pub id_cosine: f64,
+    /// Mean cosine between two rows' text projections in a batch.
+    #[serde(default)]
+    pub text_cosine: f64,
+    /// Mean cosine of a row's two projections minus that of unmatched pairs, as the
+    /// contrastive loss compares them (batch-centred with `align.center`; 0: no alignment
+    /// beyond chance).
+    #[serde(default)]
+    pub pair_gap: f64,
+    /// The contrastive temperature at the end of the window.
+    #[serde(default)]
+    pub temperature: f64,
     /// Learning rate of the heads and ID tower.
     pub learning_rate: f64,
     /// Training rows per second over the window.
@@ -176,6 +212,9 @@ pub struct Pretrained {
 /// Errors of the pretraining loop.
 #[derive(Debug, thiserror::Error)]
 pub enum PretrainError {
+    /// A step's loss was not finite; the last checkpoint (if any) is kept as it was.
+    #[error(transparent)]
+    Diverged(#[from] Diverged),
     /// A checkpoint could not be written or read.
     #[error("{}: {message}", path.display())]
     Checkpoint {
@@ -295,9 +334,12 @@ impl PretrainRun<'_> {
         let steps_per_epoch = self.data.len().div_ceil(c.batch_size);
         let schedule = |step: u64, base: f64| {
             base * cosine_factor(step, steps_per_epoch, c.epochs, c.cosine_per_step)
+                * warmup_factor(step, c.warmup_steps)
         };
         let noise_per_field = c.align.mtm.noise;
         let mut window = StepRecord::default();
+        // Summed over the window's steps that have a geometry (batches of two rows or more).
+        let mut window_geometry = (ProjectionGeometry::default(), 0usize);
         let mut window_steps = 0usize;
         let mut window_started = Instant::now();
         let mut window_rows = 0usize;
@@ -327,13 +369,25 @@ impl PretrainRun<'_> {
                 };
                 let StepGradients {
                     record,
+                    geometry,
                     plm: plm_grads,
                     rest: rest_grads,
                 } = step_gradients(&model, &batch, &masked, noise, &c.align, self.replicas);
+                // Before the optimizer step: a diverged step changes no weight, and no
+                // checkpoint is written after it.
+                check_loss(
+                    "pretraining",
+                    epoch + 1,
+                    state.step_in_epoch + 1,
+                    record.loss,
+                )?;
                 window.add(&StepRecord {
                     mtm_chance,
                     ..record
                 });
+                if let Some(g) = geometry {
+                    window_geometry = (window_geometry.0.plus(g), window_geometry.1 + 1);
+                }
                 let (lr, plm_lr) = (
                     schedule(step, c.learning_rate),
                     schedule(step, c.plm_learning_rate),
@@ -346,18 +400,27 @@ impl PretrainRun<'_> {
                 window_rows += batch.size;
                 progress.inc(1);
                 if window_steps == c.log_every.max(1) || state.step_in_epoch == steps_per_epoch {
+                    let (sum, steps) = std::mem::take(&mut window_geometry);
+                    let geometry = sum.scaled(steps.max(1) as f64);
                     let record = StepRecord {
                         step: state.global_step,
                         epoch: epoch + 1,
+                        id_cosine: geometry.id_cosine,
+                        text_cosine: geometry.text_cosine,
+                        pair_gap: geometry.pair_gap,
+                        temperature: f64::from(model.temperature()),
                         learning_rate: lr,
                         samples_per_second: window_rows as f64
                             / window_started.elapsed().as_secs_f64(),
                         ..std::mem::take(&mut window).scaled(window_steps as f64)
                     };
                     progress.set_message(format!(
-                        "loss {:.3} icl {:.3} mlm {:.3} ({:.0}%) mtm {:.3} ({:.0}%) {:.1} rows/s",
+                        "loss {:.3} icl {:.3} (cos id {:.2} text {:.2} gap {:.3}) mlm {:.3} ({:.0}%) mtm {:.3} ({:.0}%) {:.1} rows/s",
                         record.loss,
                         record.icl,
+                        record.id_cosine,
+                        record.text_cosine,
+                        record.pair_gap,
                         record.mlm,
                         100.0 * record.mlm_accuracy,
                         record.mtm,
@@ -451,7 +514,7 @@ impl PretrainRun<'_> {
             if on(a.mtm_weight) {
                 losses.push(series("MTM (NCE)", |r| r.mtm));
             }
-            let plots = [
+            let mut plots = vec![
                 ("pretrain-losses.png", "Pretraining losses", "loss", losses),
                 (
                     "pretrain-accuracy.png",
@@ -464,6 +527,18 @@ impl PretrainRun<'_> {
                     ],
                 ),
             ];
+            if on(a.icl_weight) {
+                plots.push((
+                    "pretrain-cosine.png",
+                    "Contrastive projections: cosines within a batch",
+                    "cosine",
+                    vec![
+                        series("ID rows, pairwise", |r| r.id_cosine),
+                        series("text rows, pairwise", |r| r.text_cosine),
+                        series("own pair minus other pairs (ID vs text)", |r| r.pair_gap),
+                    ],
+                ));
+            }
             for (file, title, y, s) in plots {
                 let path = self.run_dir.join(file);
                 line_chart(&path, title, "step", y, &s).map_err(|e| ckpt_error(&path, e))?;
@@ -475,7 +550,17 @@ impl PretrainRun<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::cosine_factor;
+    use super::{cosine_factor, warmup_factor};
+
+    #[test]
+    fn warm_up_rises_linearly_then_holds() {
+        assert_eq!(warmup_factor(0, 0), 1.0);
+        assert_eq!(warmup_factor(5, 0), 1.0);
+        assert_eq!(warmup_factor(0, 4), 0.25);
+        assert_eq!(warmup_factor(1, 4), 0.5);
+        assert_eq!(warmup_factor(3, 4), 1.0);
+        assert_eq!(warmup_factor(100, 4), 1.0);
+    }
 
     #[test]
     fn the_cosine_schedule_steps_once_per_epoch_unless_asked_per_step() {

@@ -14,7 +14,9 @@ use std::ops::Range;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
-use flip_align::{AlignConfig, FlipPretrainer, MaskedBatch, PretrainBatch, PretrainParts};
+use flip_align::{
+    AlignConfig, FlipPretrainer, MaskedBatch, PretrainBatch, PretrainParts, ProjectionGeometry,
+};
 use flip_data::Batch;
 
 use crate::parallel::{Replicas, sum_gradients};
@@ -24,6 +26,8 @@ use crate::pretrain::StepRecord;
 pub struct StepGradients {
     /// The step's losses and accuracies (host values, for the logs).
     pub record: StepRecord,
+    /// The cosines of the batch's projections (contrastive loss on, at least two rows).
+    pub geometry: Option<ProjectionGeometry>,
     /// Gradients of the language model's parameters.
     pub plm: GradientsParams,
     /// Gradients of all other parameters.
@@ -50,6 +54,26 @@ pub fn step_gradients(
     }
 }
 
+/// The within-batch cosines of the projection heads' outputs (how far each tower has
+/// collapsed onto one direction), with the matched-pair gap of the vectors the contrastive loss
+/// compares (batch-centred when `align.center`; centred rows of similar norms always have a
+/// mean pairwise cosine near `−1/(B−1)`, so their own within-batch cosine says nothing).
+fn compared_geometry(
+    z_id: &Tensor<2>,
+    z_text: &Tensor<2>,
+    align: &AlignConfig,
+) -> Option<ProjectionGeometry> {
+    let raw = ProjectionGeometry::of(z_id, z_text)?;
+    let compared = ProjectionGeometry::of(
+        &align.compared(z_id.clone()),
+        &align.compared(z_text.clone()),
+    )?;
+    Some(ProjectionGeometry {
+        pair_gap: compared.pair_gap,
+        ..raw
+    })
+}
+
 fn one_device(
     model: &FlipPretrainer,
     batch: &Batch,
@@ -60,6 +84,10 @@ fn one_device(
 ) -> StepGradients {
     let inputs = PretrainBatch::new(batch, masked, noise, replicas.main());
     let out = model.forward(&inputs, align);
+    let geometry = out
+        .projections
+        .as_ref()
+        .and_then(|(z_id, z_text)| compared_geometry(z_id, z_text, align));
     let record = StepRecord {
         loss: scalar(&out.loss),
         icl: out.icl.as_ref().map_or(0.0, scalar),
@@ -73,6 +101,7 @@ fn one_device(
     let plm = GradientsParams::from_module(&mut grads, &model.plm);
     StepGradients {
         record,
+        geometry,
         plm,
         rest: GradientsParams::from_grads(grads, model),
     }
@@ -114,6 +143,7 @@ fn shared(
 
     // The contrastive loss over the whole batch, on the main device.
     let mut record = StepRecord::default();
+    let mut geometry = None;
     let mut temperature_grads = None;
     let projection_grads = (align.icl_weight > 0.0).then(|| {
         let gather = |pick: fn(&PretrainParts) -> &Option<Tensor<2>>| {
@@ -133,6 +163,7 @@ fn shared(
             .require_grad()
         };
         let (z_id, z_text) = (gather(|p| &p.z_id), gather(|p| &p.z_text));
+        geometry = compared_geometry(&z_id, &z_text, align);
         let icl = model.contrastive(z_id.clone(), z_text.clone(), align);
         record.icl = scalar(&icl);
         let mut grads = icl.mul_scalar(align.icl_weight).backward();
@@ -195,6 +226,7 @@ fn shared(
     let (plm, rest): (Vec<_>, Vec<_>) = grads.into_iter().unzip();
     StepGradients {
         record,
+        geometry,
         plm: sum_gradients(&model.plm, main, plm),
         rest: sum_gradients(model, main, rest.into_iter().chain(temperature_grads)),
     }

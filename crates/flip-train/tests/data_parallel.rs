@@ -50,7 +50,7 @@ fn two_devices_train_like_one() {
             &device,
         );
         let model = TextClassifier::new(plm, Some(id), false, &device);
-        let fitted = finetune(model, &train, &valid, 0, &config, &replicas, |_| {});
+        let fitted = finetune(model, &train, &valid, 0, &config, &replicas, |_| {}).unwrap();
         let scores = predict_text(&fitted.model, &valid, 64, 0, &Device::flex());
         (fitted.history, scores)
     };

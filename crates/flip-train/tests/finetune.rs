@@ -74,11 +74,30 @@ fn both_variants_learn_a_text_signal() {
         });
         let model = TextClassifier::new(plm.model, id, false, &device);
         let replicas = Replicas::single(device.clone());
-        let fitted = finetune(model, &train, &valid, 0, &config, &replicas, |_| {});
+        let fitted = finetune(model, &train, &valid, 0, &config, &replicas, |_| {}).unwrap();
         let eval = evaluate_text(&fitted.model, &test, 64, 0, &Device::flex());
         assert!(eval.auc > 0.9, "joint {joint}: test AUC {}", eval.auc);
         if joint {
             assert_ne!(fitted.model.alpha(), 0.0, "α is learned");
         }
     }
+}
+
+#[test]
+fn a_diverged_loss_stops_finetuning_with_its_epoch_and_step() {
+    let device = Device::flex().autodiff();
+    device.seed(5);
+    let (train, valid) = (text_signal_data(64, 0), text_signal_data(16, 1));
+    let config = FinetuneConfig {
+        batch_size: 16,
+        plm_learning_rate: f64::NAN,
+        ..FinetuneConfig::default()
+    };
+    let model = TextClassifier::new(tiny_plm(&device).model, None, false, &device);
+    let replicas = Replicas::single(device.clone());
+    let Err(error) = finetune(model, &train, &valid, 0, &config, &replicas, |_| {}) else {
+        panic!("a NaN loss went unnoticed");
+    };
+    assert_eq!((error.stage, error.epoch, error.step), ("finetuning", 1, 2));
+    assert!(error.to_string().contains("epoch 1, step 2"), "{error}");
 }

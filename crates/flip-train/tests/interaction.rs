@@ -86,7 +86,8 @@ fn interaction_models_beat_lr() {
             &config,
             &device.clone().autodiff(),
             |_| {},
-        );
+        )
+        .unwrap();
         let auc = evaluate(&fitted.model, &test, 4096, &device).auc;
         scores.push((name, auc));
     }
@@ -136,7 +137,8 @@ fn row_sparse_updates_learn_the_same_task() {
             &config,
             &device.clone().autodiff(),
             |_| {},
-        );
+        )
+        .unwrap();
         let auc = evaluate(&fitted.model, &test, 4096, &device).auc;
         assert!(auc > 0.9, "{name} with row-sparse updates: AUC {auc}");
     }
@@ -175,7 +177,8 @@ fn the_best_epoch_is_restored_with_its_batch_norm_statistics() {
         &config,
         &device.clone().autodiff(),
         |_| {},
-    );
+    )
+    .unwrap();
     let aucs: Vec<f64> = fitted.history.iter().map(|r| r.valid.auc).collect();
     assert!(
         fitted.best_epoch < fitted.history.len(),
@@ -188,4 +191,33 @@ fn the_best_epoch_is_restored_with_its_batch_norm_statistics() {
         "restored {again:?} vs epoch {} {recorded:?} (all: {aucs:?})",
         fitted.best_epoch
     );
+}
+
+#[test]
+fn a_diverged_loss_stops_training_with_its_epoch_and_step() {
+    let (train, valid) = (synthetic(1_000, 4), synthetic(200, 5));
+    // A NaN learning rate turns every weight into NaN at the first step: the second step's
+    // loss is NaN.
+    let config = CtrTrainConfig {
+        batch_size: 100,
+        learning_rate: f64::NAN,
+        ..CtrTrainConfig::default()
+    };
+    let device = Device::flex().autodiff();
+    let shape = InputShape {
+        num_features: 3 * VALUES,
+        num_fields: 3,
+    };
+    let model = small("dcnv2").init(shape, &device);
+    let mut epochs_seen = 0;
+    let error = fit(model, &train, &valid, &config, &device, |_| {
+        epochs_seen += 1
+    })
+    .unwrap_err();
+    assert_eq!(
+        (error.stage, error.epoch, error.step),
+        ("ID-model training", 1, 2)
+    );
+    assert!(error.value.is_nan());
+    assert_eq!(epochs_seen, 0, "no epoch was recorded or scored");
 }

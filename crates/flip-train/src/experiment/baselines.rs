@@ -127,7 +127,8 @@ fn train_one_seed(
         if let Err(e) = write_atomically(&log_path, log.as_bytes()) {
             tracing::warn!("{}: {e}", log_path.display());
         }
-    });
+    })
+    .with_context(|| format!("{name}, seed {seed}"))?;
     let outcome = SeedOutcome::of_fit(
         seed,
         evaluate(&fitted.model, &data.test, config.eval_batch_size, device),

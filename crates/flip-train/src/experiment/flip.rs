@@ -389,6 +389,7 @@ impl Experiment {
             push_record(&mut log, r)
         });
         self.write_log(&name, seed, &log);
+        let fitted = fitted.with_context(|| format!("{name}, seed {seed}"))?;
         if variant == Variant::FlipId {
             if seed == 2012 {
                 save_module(&fitted.model, &self.dir.join("models").join("flip-id.bpk"))?;
@@ -457,6 +458,7 @@ impl Experiment {
             |r| push_record(&mut log, r),
         );
         self.write_log(&name, seed, &log);
+        let fitted = fitted.with_context(|| format!("{name}, seed {seed}"))?;
         if variant == Variant::Flip && seed == 2012 {
             save_module(&fitted.model, &self.dir.join("models").join("flip.bpk"))?;
         }
