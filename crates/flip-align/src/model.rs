@@ -211,8 +211,9 @@ pub struct PretrainOutput {
     pub loss: Tensor<1>,
     /// Contrastive loss, when on.
     pub icl: Option<Tensor<1>>,
-    /// The projections the contrastive loss compared, ID side and text side `[B, P]` each
-    /// (for diagnostics such as [`crate::ProjectionGeometry`]), when on.
+    /// The projection heads' outputs, ID side and text side `[B, P]` each, before the
+    /// contrastive loss centres them (for diagnostics such as [`crate::ProjectionGeometry`]),
+    /// when on.
     pub projections: Option<(Tensor<2>, Tensor<2>)>,
     /// MLM loss and accuracy, when on and the batch has masked tokens.
     pub mlm: Option<HeadOutput>,
