@@ -118,13 +118,16 @@ pub struct ProjectionGeometry {
 }
 
 impl ProjectionGeometry {
-    /// The geometry of one batch's projections (detached; copied to the host), or `None` for
-    /// a batch of one row (nothing to compare it with). A zero row counts as orthogonal to
-    /// everything.
+    /// The geometry of one batch's projections (detached; copied to the host once), or `None`
+    /// for a batch of one row (nothing to compare it with). The within-batch cosines are those
+    /// of the rows as given; the pair gap is that of the rows the contrastive loss compares,
+    /// batch-centred first when `center` (centred rows of similar norms always have a mean
+    /// pairwise cosine near `−1/(B−1)`, so their own within-batch cosine says nothing). A zero
+    /// row counts as orthogonal to everything.
     ///
     /// # Shapes
     /// - `z_id`, `z_text`: `[B, P]`
-    pub fn of(z_id: &Tensor<2>, z_text: &Tensor<2>) -> Option<Self> {
+    pub fn of(z_id: &Tensor<2>, z_text: &Tensor<2>, center: bool) -> Option<Self> {
         let [b, p] = z_id.dims();
         assert_eq!(
             z_text.dims(),
@@ -134,31 +137,29 @@ impl ProjectionGeometry {
         if b < 2 {
             return None;
         }
-        let unit_rows = |z: &Tensor<2>| -> Vec<Vec<f64>> {
+        let rows = |z: &Tensor<2>| -> Vec<Vec<f64>> {
             let data = z.clone().detach().into_data().convert::<f32>();
             let values = data.as_slice::<f32>().expect("f32 values");
             values
                 .chunks(p)
-                .map(|row| {
-                    let norm = row
-                        .iter()
-                        .map(|&x| f64::from(x).powi(2))
-                        .sum::<f64>()
-                        .sqrt();
-                    let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-                    row.iter().map(|&x| f64::from(x) * scale).collect()
-                })
+                .map(|row| row.iter().map(|&x| f64::from(x)).collect())
                 .collect()
         };
-        let (a, t) = (unit_rows(z_id), unit_rows(z_text));
+        let (id_rows, text_rows) = (rows(z_id), rows(z_text));
+        let (a, t) = (unit(&id_rows), unit(&text_rows));
+        let (ca, ct) = if center {
+            (unit(&centered(&id_rows)), unit(&centered(&text_rows)))
+        } else {
+            (a.clone(), t.clone())
+        };
         let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(u, v)| u * v).sum::<f64>();
         let (mut id, mut text, mut matched, mut unmatched) = (0.0, 0.0, 0.0, 0.0);
         for i in 0..b {
-            matched += dot(&a[i], &t[i]);
+            matched += dot(&ca[i], &ct[i]);
             for j in (0..b).filter(|&j| j != i) {
                 id += dot(&a[i], &a[j]);
                 text += dot(&t[i], &t[j]);
-                unmatched += dot(&a[i], &t[j]);
+                unmatched += dot(&ca[i], &ct[j]);
             }
         }
         let pairs = (b * (b - 1)) as f64;
@@ -186,6 +187,31 @@ impl ProjectionGeometry {
             pair_gap: self.pair_gap / n,
         }
     }
+}
+
+/// Host rows scaled to unit length (a zero row stays zero).
+fn unit(rows: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    rows.iter()
+        .map(|row| {
+            let norm = row.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+            row.iter().map(|x| x * scale).collect()
+        })
+        .collect()
+}
+
+/// Host rows minus their column means (the host side of [`batch_centered`]).
+fn centered(rows: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let n = rows.len() as f64;
+    let mut mean = vec![0.0; rows[0].len()];
+    for row in rows {
+        for (m, x) in mean.iter_mut().zip(row) {
+            *m += x / n;
+        }
+    }
+    rows.iter()
+        .map(|row| row.iter().zip(&mean).map(|(x, m)| x - m).collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -273,7 +299,7 @@ mod tests {
         let z_id = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], &device);
         // Text rows all along (1, 0) (one scaled): every pairwise cosine 1.
         let z_text = Tensor::<2>::from_floats([[1.0, 0.0], [3.0, 0.0], [1.0, 0.0]], &device);
-        let g = ProjectionGeometry::of(&z_id, &z_text).unwrap();
+        let g = ProjectionGeometry::of(&z_id, &z_text, false).unwrap();
         let r = 0.5f64.sqrt();
         assert!((g.id_cosine - (2.0 * r) / 3.0).abs() < 1e-6, "{g:?}");
         assert!((g.text_cosine - 1.0).abs() < 1e-6, "{g:?}");
@@ -284,10 +310,17 @@ mod tests {
         assert!((g.pair_gap - (matched - unmatched)).abs() < 1e-6, "{g:?}");
         // Identical towers with orthogonal rows: no within-batch similarity, a gap of 1.
         let eye = Tensor::<2>::from_floats([[2.0, 0.0], [0.0, 1.0]], &device);
-        let g = ProjectionGeometry::of(&eye, &eye).unwrap();
+        let g = ProjectionGeometry::of(&eye, &eye, false).unwrap();
         assert_eq!((g.id_cosine, g.text_cosine, g.pair_gap), (0.0, 0.0, 1.0));
+        // The same rows shifted by (5, 5): their raw cosines are high; centred they are (1, −½)
+        // and (−1, ½), so a row matches its own pair (cosine 1) and not the other (−1): gap 2.
+        let shifted = Tensor::<2>::from_floats([[7.0, 5.0], [5.0, 6.0]], &device);
+        let g = ProjectionGeometry::of(&shifted, &shifted, true).unwrap();
+        let raw = (7.0 * 5.0 + 5.0 * 6.0) / (74.0f64.sqrt() * 61.0f64.sqrt());
+        assert!((g.id_cosine - raw).abs() < 1e-6 && (g.text_cosine - raw).abs() < 1e-6);
+        assert!((g.pair_gap - 2.0).abs() < 1e-6, "{g:?}");
         // One row: nothing to compare.
         let one = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
-        assert_eq!(ProjectionGeometry::of(&one, &one), None);
+        assert_eq!(ProjectionGeometry::of(&one, &one, false), None);
     }
 }

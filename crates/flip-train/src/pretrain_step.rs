@@ -54,26 +54,6 @@ pub fn step_gradients(
     }
 }
 
-/// The within-batch cosines of the projection heads' outputs (how far each tower has
-/// collapsed onto one direction), with the matched-pair gap of the vectors the contrastive loss
-/// compares (batch-centred when `align.center`; centred rows of similar norms always have a
-/// mean pairwise cosine near `−1/(B−1)`, so their own within-batch cosine says nothing).
-fn compared_geometry(
-    z_id: &Tensor<2>,
-    z_text: &Tensor<2>,
-    align: &AlignConfig,
-) -> Option<ProjectionGeometry> {
-    let raw = ProjectionGeometry::of(z_id, z_text)?;
-    let compared = ProjectionGeometry::of(
-        &align.compared(z_id.clone()),
-        &align.compared(z_text.clone()),
-    )?;
-    Some(ProjectionGeometry {
-        pair_gap: compared.pair_gap,
-        ..raw
-    })
-}
-
 fn one_device(
     model: &FlipPretrainer,
     batch: &Batch,
@@ -87,7 +67,7 @@ fn one_device(
     let geometry = out
         .projections
         .as_ref()
-        .and_then(|(z_id, z_text)| compared_geometry(z_id, z_text, align));
+        .and_then(|(z_id, z_text)| ProjectionGeometry::of(z_id, z_text, align.center));
     let record = StepRecord {
         loss: scalar(&out.loss),
         icl: out.icl.as_ref().map_or(0.0, scalar),
@@ -163,7 +143,7 @@ fn shared(
             .require_grad()
         };
         let (z_id, z_text) = (gather(|p| &p.z_id), gather(|p| &p.z_text));
-        geometry = compared_geometry(&z_id, &z_text, align);
+        geometry = ProjectionGeometry::of(&z_id, &z_text, align.center);
         let icl = model.contrastive(z_id.clone(), z_text.clone(), align);
         record.icl = scalar(&icl);
         let mut grads = icl.mul_scalar(align.icl_weight).backward();
