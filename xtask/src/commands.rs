@@ -11,7 +11,8 @@ use flip_data::Protocol;
 use flip_data::fetch::{self, Fetcher};
 use flip_train::bench_scenarios::{BenchGroup, BenchOptions, markdown_table, run_group};
 use flip_train::experiment::{
-    PrepareRequest, SavedModels, SavedVariant, Sources, evaluation_table, model_named,
+    CarriedColumns, PrepareRequest, SavedModels, SavedVariant, Sources, evaluation_table,
+    model_named,
 };
 
 /// The workspace root (the parent of `xtask/`).
@@ -100,7 +101,8 @@ pub fn prepare(sources: &Sources, args: &PrepareArgs) -> Result<()> {
         println!("prepared {dir} in {:.1} s", meta.seconds);
     }
     if let Some(path) = &args.report {
-        std::fs::write(path, &report).with_context(|| format!("writing {}", path.display()))?;
+        flip_train::atomic::write_atomically(path, report.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
@@ -194,9 +196,13 @@ pub struct PredictArgs {
     /// Rows to score: `.csv` (with a header) or `.parquet`, with the dataset's columns.
     #[arg(long)]
     input: PathBuf,
-    /// Where to write the scores (Parquet: `row`, `score`).
+    /// Where to write the scores: `.csv` or `.parquet` (the extension chooses), with the
+    /// columns `row` (the input row, from 0), the input's user and item columns, and `score`.
     #[arg(long)]
     output: PathBuf,
+    /// Carry every input column into the output, not only the user and item columns.
+    #[arg(long)]
+    all_columns: bool,
     /// `flip-id` (the ID model alone, no language model at inference) or `flip`.
     #[arg(long, default_value = "flip-id")]
     variant: String,
@@ -205,11 +211,20 @@ pub struct PredictArgs {
 pub fn predict(args: &PredictArgs, device: &Device) -> Result<()> {
     let variant: SavedVariant = args.variant.parse()?;
     let saved = SavedModels::open(&args.run)?;
-    let rows = saved.predict_file(variant, &args.input, &args.output, device)?;
+    let carried = if args.all_columns {
+        CarriedColumns::All
+    } else {
+        CarriedColumns::Keys
+    };
+    let prediction = saved.predict_file(variant, &args.input, &args.output, carried, device)?;
     println!(
-        "{rows} rows scored with {} into {}",
+        "{} rows scored with {} into {}",
+        prediction.rows,
         args.variant,
         args.output.display()
     );
+    for line in prediction.oov_lines() {
+        println!("  {line}");
+    }
     Ok(())
 }

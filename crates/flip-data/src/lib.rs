@@ -31,6 +31,7 @@
 
 pub mod batch;
 pub mod dataset;
+pub mod durable;
 pub mod encode;
 pub mod error;
 pub mod fetch;

@@ -17,9 +17,12 @@ pub struct Meta {
     pub format_version: u32,
     /// Dataset name (from the recipe).
     pub name: String,
-    /// sha256 over the format version, the recipe hash and the tokenizer hash: equal hashes mean
-    /// an identical preparation.
+    /// sha256 over the format version, the recipe hash, the tokenizer hash and the raw files'
+    /// names and sha256s: equal hashes mean an identical preparation.
     pub hash: String,
+    /// The source files read (name, size, sha256), sorted by name.
+    #[serde(default)]
+    pub raw_files: Vec<RawFile>,
     /// sha256 of the recipe's canonical form.
     pub recipe_hash: String,
     /// The recipe as applied (protocol overrides included).
@@ -41,6 +44,17 @@ pub struct Meta {
     pub notes: Vec<String>,
     /// Wall seconds the preparation took.
     pub seconds: f64,
+}
+
+/// One raw source file a dataset was prepared from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawFile {
+    /// File name (within the source folder, or the source file's own name).
+    pub name: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// sha256 of the content.
+    pub sha256: String,
 }
 
 /// The tokenizer a dataset was prepared with.

@@ -12,9 +12,11 @@ use sha2::{Digest, Sha256};
 
 use crate::dataset::{META_FILE, PreparedDataset, VOCAB_FILE};
 use crate::error::{DataError, IoContext, Result};
-use crate::meta::{FORMAT_VERSION, FieldMeta, Meta, SplitMeta, Splits, Stats, TokenizerMeta};
+use crate::meta::{
+    FORMAT_VERSION, FieldMeta, Meta, RawFile, SplitMeta, Splits, Stats, TokenizerMeta,
+};
 use crate::prompt::{EncodedPrompt, PromptEncoder};
-use crate::recipe::{LoadedRecipe, Protocol, Role, SourceFormat};
+use crate::recipe::{LoadedRecipe, Protocol, Role, Source, SourceFormat};
 use crate::split::split_rows;
 use crate::store::{RowChunk, SplitWriter};
 use crate::table::RawTable;
@@ -57,13 +59,44 @@ pub fn effective_recipe(recipe: &LoadedRecipe, protocol: Option<Protocol>) -> Lo
     effective
 }
 
-/// The hash a preparation of `recipe` with `tokenizer` gets.
-pub fn preparation_hash(recipe: &LoadedRecipe, tokenizer_hash: &str) -> String {
+/// The hash a preparation of `recipe` with `tokenizer` from `raw_files` gets.
+pub fn preparation_hash(
+    recipe: &LoadedRecipe,
+    tokenizer_hash: &str,
+    raw_files: &[RawFile],
+) -> String {
     let mut h = Sha256::new();
     h.update(FORMAT_VERSION.to_le_bytes());
     h.update(recipe.hash().as_bytes());
     h.update(tokenizer_hash.as_bytes());
+    for file in raw_files {
+        h.update(file.name.as_bytes());
+        h.update([0]);
+        h.update(file.sha256.as_bytes());
+    }
     hex::encode(h.finalize())
+}
+
+/// The raw files the reader of `source` reads at `location` (those present), with their sizes
+/// and sha256s, sorted by name.
+pub fn raw_files(source: &Source, location: &Path) -> Result<Vec<RawFile>> {
+    let paths = crate::readers::files_read(source, location)?;
+    let mut files = paths
+        .iter()
+        .map(|path| {
+            let (sha256, bytes) = crate::fetch::sha256_file(path)?;
+            Ok(RawFile {
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                bytes,
+                sha256,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
 }
 
 /// Default location of a source's files: the recipe's `path` (relative to the recipe file), else
@@ -84,20 +117,27 @@ pub fn prepare(
 ) -> Result<Prepared> {
     let started = Instant::now();
     let recipe = effective_recipe(recipe, options.protocol);
-    let hash = preparation_hash(&recipe, tokenizer.hash());
+    let raw = raw_files(&recipe.recipe.source, &options.source)?;
+    let hash = preparation_hash(&recipe, tokenizer.hash(), &raw);
     if !options.force
         && let Ok(existing) = PreparedDataset::open(&options.out_dir)
-        && existing.meta().hash == hash
     {
+        if existing.meta().hash == hash {
+            tracing::info!(
+                "{} is up to date (hash {}), reusing it",
+                options.out_dir.display(),
+                &hash[..12]
+            );
+            return Ok(Prepared {
+                dataset: existing,
+                reused: true,
+            });
+        }
         tracing::info!(
-            "{} is up to date (hash {}), reusing it",
+            "{} was prepared from other inputs ({}): preparing again",
             options.out_dir.display(),
-            &hash[..12]
+            what_differs(existing.meta(), &recipe, tokenizer.hash(), &raw)
         );
-        return Ok(Prepared {
-            dataset: existing,
-            reused: true,
-        });
     }
 
     let r = &recipe.recipe;
@@ -232,6 +272,7 @@ pub fn prepare(
         format_version: FORMAT_VERSION,
         name: r.name.clone(),
         hash,
+        raw_files: raw,
         recipe_hash: recipe.hash(),
         recipe: r.clone(),
         tokenizer: TokenizerMeta {
@@ -277,19 +318,50 @@ pub fn prepare(
     })
 }
 
+/// Names what differs between an existing preparation and a request, for the log.
+fn what_differs(
+    meta: &Meta,
+    recipe: &LoadedRecipe,
+    tokenizer_hash: &str,
+    raw: &[RawFile],
+) -> String {
+    let mut differs = Vec::new();
+    if meta.format_version != FORMAT_VERSION {
+        differs.push("format version".to_owned());
+    }
+    if meta.recipe_hash != recipe.hash() {
+        differs.push("recipe".to_owned());
+    }
+    if meta.tokenizer.hash != tokenizer_hash {
+        differs.push("tokenizer".to_owned());
+    }
+    if meta.raw_files.is_empty() {
+        differs.push("its raw files were not recorded (an older version prepared it)".to_owned());
+    }
+    for file in raw.iter().filter(|_| !meta.raw_files.is_empty()) {
+        match meta.raw_files.iter().find(|f| f.name == file.name) {
+            Some(old) if old.sha256 == file.sha256 => {}
+            Some(_) => differs.push(format!("{} changed", file.name)),
+            None => differs.push(format!("{} is new", file.name)),
+        }
+    }
+    for old in &meta.raw_files {
+        if !raw.iter().any(|f| f.name == old.name) {
+            differs.push(format!("{} is gone", old.name));
+        }
+    }
+    if differs.is_empty() {
+        "the preparation hash".to_owned()
+    } else {
+        differs.join(", ")
+    }
+}
+
 /// Replaces `out_dir` by the finished temporary folder.
 fn install(tmp: tempfile::TempDir, out_dir: &Path) -> Result<()> {
+    crate::durable::sync_tree(tmp.path()).at(tmp.path())?;
     let staged = tmp.keep();
-    if out_dir.exists() {
-        let old = out_dir.with_extension("old");
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(out_dir, &old).at(out_dir)?;
-        std::fs::rename(&staged, out_dir).at(out_dir)?;
-        std::fs::remove_dir_all(&old).at(&old)?;
-    } else {
-        std::fs::rename(&staged, out_dir).at(out_dir)?;
-    }
-    Ok(())
+    crate::durable::replace_dir(&staged, out_dir).at(out_dir)
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {

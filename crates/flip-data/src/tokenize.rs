@@ -103,10 +103,19 @@ impl PromptTokenizer {
         let last = mask.iter().rposition(|&m| m == 0).map_or(first, |i| i + 1);
         let ids = probe.get_ids();
         let find = |names: &[&str]| names.iter().find_map(|n| inner.token_to_id(n));
+        let pad_id = fixed_pad
+            .or_else(|| find(&["[PAD]", "<pad>"]))
+            .ok_or_else(|| {
+                DataError::format(
+                    source,
+                    "no padding token (no padding setting, no [PAD] or <pad> token): prompts of \
+                     different lengths cannot be batched",
+                )
+            })?;
         Ok(PromptTokenizer {
             prefix: ids[..first].to_vec(),
             suffix: ids[last..].to_vec(),
-            pad_id: fixed_pad.or_else(|| find(&["[PAD]", "<pad>"])).unwrap_or(0),
+            pad_id,
             mask_id: find(&["[MASK]", "<mask>"]),
             hash: hex::encode(hasher.finalize()),
             source: source.to_owned(),

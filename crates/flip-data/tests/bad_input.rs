@@ -215,3 +215,274 @@ fn truncated_parquet_split() {
         format!("{}: missing split file: prepare again", file.display())
     );
 }
+
+/// Replaces the first occurrence of `from` by `to` in a fixture file (which must contain it).
+fn replace_in(dir: &Path, file: &str, from: &str, to: &str) {
+    edit(dir, file, |b| {
+        let at = b
+            .windows(from.len())
+            .position(|w| w == from.as_bytes())
+            .unwrap_or_else(|| panic!("{file} holds no {from:?}"));
+        [&b[..at], to.as_bytes(), &b[at + from.len()..]].concat()
+    });
+}
+
+fn recipe(name: &str) -> LoadedRecipe {
+    LoadedRecipe::from_file(&datasets().join(name).join("recipe.toml")).unwrap()
+}
+
+/// Prepares the `name` dataset from its fixture folder after `change`; returns the error text.
+fn fixture_fails(name: &str, folder: &str, change: impl FnOnce(&Path)) -> String {
+    let raw = fixture(&format!("{name}/fixtures{folder}"));
+    change(raw.path());
+    prepare_fails(&recipe(name), raw.path())
+}
+
+/// Prepares the example-clicks recipe from a copy of its CSV after `change`.
+fn clicks_fails(change: impl FnOnce(String) -> String) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("clicks.csv");
+    let text = std::fs::read_to_string(datasets().join("example-clicks/clicks.csv")).unwrap();
+    std::fs::write(&csv, change(text)).unwrap();
+    prepare_fails(&recipe("example-clicks"), &csv)
+}
+
+#[track_caller]
+fn assert_names(err: &str, wanted: &[&str]) {
+    for w in wanted {
+        assert!(err.contains(w), "error {err:?} does not name {w:?}");
+    }
+}
+
+#[test]
+fn movielens_ratings_off_the_star_scale() {
+    let err = fixture_fails("ml-1m", "/original", |d| {
+        replace_in(d, "ratings.dat", "2::2::3::", "2::2::6::")
+    });
+    assert_names(
+        &err,
+        &[
+            "ratings.dat:2: rating 6 is not a MovieLens rating",
+            "from 1 to 5",
+        ],
+    );
+    let err = fixture_fails("ml-1m", "/original", |d| {
+        replace_in(d, "ratings.dat", "2::2::3::", "2::2::3.5::")
+    });
+    assert_names(
+        &err,
+        &["ratings.dat:2: rating 3.5 is not a MovieLens rating"],
+    );
+    let err = fixture_fails("ml-100k", "/atomic", |d| {
+        replace_in(d, "ml-100k.inter", "\t5\t", "\tNaN\t")
+    });
+    assert_names(&err, &["ml-100k.inter:2: rating \"NaN\" is not a number"]);
+}
+
+#[test]
+fn movielens_ratings_file_without_rows() {
+    let err = fixture_fails("ml-1m", "/original", |d| {
+        std::fs::write(d.join("ratings.dat"), "\n\n").unwrap()
+    });
+    assert_names(&err, &["ratings.dat: no data rows"]);
+    let err = fixture_fails("ml-100k", "/atomic", |d| {
+        std::fs::write(
+            d.join("ml-100k.inter"),
+            "user_id:token\titem_id:token\trating:float\ttimestamp:float\n",
+        )
+        .unwrap()
+    });
+    assert_names(&err, &["ml-100k.inter: no data rows"]);
+}
+
+#[test]
+fn movielens_duplicate_ids_and_unknown_references() {
+    let err = fixture_fails("ml-1m", "/original", |d| {
+        replace_in(d, "users.dat", "2::M::56::", "1::M::56::")
+    });
+    assert_names(&err, &["users.dat:2: duplicate id \"1\""]);
+    let err = fixture_fails("ml-1m", "/original", |d| {
+        replace_in(d, "ratings.dat", "2::2::3::", "2::999::3::")
+    });
+    assert_names(
+        &err,
+        &["ratings.dat:2: movie \"999\" is not in the movies file"],
+    );
+}
+
+#[test]
+fn movielens_file_mixing_utf8_and_latin1() {
+    let err = fixture_fails("ml-1m", "/original", |d| {
+        replace_in(d, "movies.dat", "Rust Story", "Rust Störy")
+    });
+    assert_names(
+        &err,
+        &["movies.dat:1: mixed encodings: this line holds UTF-8 ('ö') but line 2 is not UTF-8"],
+    );
+}
+
+#[test]
+fn atomic_header_with_a_repeated_or_missing_column() {
+    let err = fixture_fails("ml-100k", "/atomic", |d| {
+        replace_in(d, "ml-100k.inter", "timestamp:float", "rating:float")
+    });
+    assert_names(
+        &err,
+        &["ml-100k.inter:1: column `rating` appears twice in the header (columns 3 and 4)"],
+    );
+    let err = fixture_fails("ml-100k", "/atomic", |d| {
+        replace_in(d, "ml-100k.inter", "timestamp:float", "time:float")
+    });
+    assert_names(
+        &err,
+        &["ml-100k.inter: missing column `timestamp` in header"],
+    );
+    let err = fixture_fails("ml-100k", "/atomic", |d| {
+        std::fs::write(d.join("ml-100k.user"), "").unwrap()
+    });
+    assert_names(&err, &["ml-100k.user: empty file (no header line)"]);
+}
+
+#[test]
+fn bookcrossing_header_scale_quotes_duplicates_and_empty_files() {
+    let err = fixture_fails("bookcrossing", "", |d| {
+        replace_in(
+            d,
+            "BX-Book-Ratings.csv",
+            "\"User-ID\";\"ISBN\"",
+            "\"ISBN\";\"User-ID\"",
+        )
+    });
+    assert_names(
+        &err,
+        &[
+            "BX-Book-Ratings.csv:1: unexpected header \"ISBN;User-ID;Book-Rating\"",
+            "starts with \"User-ID;ISBN;Book-Rating\"",
+        ],
+    );
+    let err = fixture_fails("bookcrossing", "", |d| {
+        replace_in(
+            d,
+            "BX-Book-Ratings.csv",
+            "\"034545104x\";\"8\"",
+            "\"034545104x\";\"11\"",
+        )
+    });
+    assert_names(
+        &err,
+        &["BX-Book-Ratings.csv:3: Book-Rating 11 is not a BookCrossing rating"],
+    );
+    let err = fixture_fails("bookcrossing", "", |d| {
+        edit(d, "BX-Book-Ratings.csv", |mut b| {
+            let last_quote = b.iter().rposition(|&c| c == b'"').unwrap();
+            b.remove(last_quote);
+            b
+        })
+    });
+    assert_names(
+        &err,
+        &["BX-Book-Ratings.csv:22: a quoted field opened on this line is never closed"],
+    );
+    let err = fixture_fails("bookcrossing", "", |d| {
+        replace_in(d, "BX-Users.csv", "\"2\";", "\"1\";")
+    });
+    assert_names(&err, &["BX-Users.csv:3: duplicate User-ID \"1\""]);
+    let err = fixture_fails("bookcrossing", "", |d| {
+        std::fs::write(
+            d.join("BX-Book-Ratings.csv"),
+            "\"User-ID\";\"ISBN\";\"Book-Rating\"\r\n",
+        )
+        .unwrap()
+    });
+    assert_names(&err, &["BX-Book-Ratings.csv: no data rows"]);
+    let err = fixture_fails("bookcrossing", "", |d| {
+        std::fs::write(d.join("BX-Books.csv"), "").unwrap()
+    });
+    assert_names(&err, &["BX-Books.csv: empty file (no header line)"]);
+}
+
+#[test]
+fn goodreads_ratings_duplicates_and_broken_lines() {
+    let interactions = "goodreads_interactions_dedup.json";
+    let err = fixture_fails("goodreads", "", |d| {
+        replace_in(d, interactions, "\"rating\": 4,", "\"rating\": \"NaN\",")
+    });
+    assert_names(
+        &err,
+        &[&format!("{interactions}:2: rating \"NaN\" is not a number")],
+    );
+    let err = fixture_fails("goodreads", "", |d| {
+        replace_in(d, interactions, "\"rating\": 4,", "\"rating\": 7,")
+    });
+    assert_names(
+        &err,
+        &[&format!(
+            "{interactions}:2: rating 7 is not a GoodReads rating"
+        )],
+    );
+    let err = fixture_fails("goodreads", "", |d| {
+        replace_in(d, interactions, "\"user_id\": \"u02\", ", "")
+    });
+    assert_names(&err, &[&format!("{interactions}:2: missing key `user_id`")]);
+    let err = fixture_fails("goodreads", "", |d| {
+        replace_in(
+            d,
+            interactions,
+            "{\"user_id\": \"u02\"",
+            "[\"user_id\": \"u02\"",
+        )
+    });
+    assert_names(&err, &[&format!("{interactions}:2: not a JSON object")]);
+    let err = fixture_fails("goodreads", "", |d| {
+        let books = d.join("goodreads_books.json");
+        let text = std::fs::read_to_string(&books).unwrap();
+        let first = text.lines().next().unwrap().to_owned();
+        std::fs::write(&books, format!("{text}{first}\n")).unwrap();
+    });
+    assert_names(
+        &err,
+        &[
+            "goodreads_books.json:",
+            "duplicate book_id",
+            "(first on line 1)",
+        ],
+    );
+}
+
+#[test]
+fn csv_quotes_headers_and_empty_files() {
+    let err = clicks_fails(|t| t.replacen("u1,west", "\"u1,west", 1));
+    assert_names(
+        &err,
+        &["clicks.csv:3: a quoted field opened on this line is never closed"],
+    );
+    // A stray quote closed by the next one merges lines 3 and 4 into one record.
+    let err = clicks_fails(|t| {
+        t.replacen("u1,west", "\"u1,west", 1)
+            .replacen("u9,", "u9\",", 1)
+    });
+    assert_names(
+        &err,
+        &[
+            "clicks.csv:3: the value of `user` holds a line break (the record runs over lines 3 to 4)",
+        ],
+    );
+    let err = clicks_fails(|t| t.replacen(",hour,", ",user,", 1));
+    assert_names(
+        &err,
+        &["clicks.csv:1: column `user` appears twice in the header (columns 1 and 5)"],
+    );
+    let err = clicks_fails(|t| t.lines().next().unwrap().to_owned() + "\n");
+    assert_names(&err, &["clicks.csv: no data rows"]);
+    let err = clicks_fails(|_| String::new());
+    assert_names(&err, &["clicks.csv: empty file (no header line)"]);
+    let err = clicks_fails(|t| t.replacen(",1,1700000650", ",inf,1700000650", 1));
+    assert_names(&err, &["clicks.csv:2: clicked \"inf\" is not a number"]);
+    let err = clicks_fails(|t| t.replacen(",1,1700000650", ",1,yesterday", 1));
+    assert_names(&err, &["clicks.csv:2: time \"yesterday\" is not a time"]);
+    let err = clicks_fails(|t| t.replacen(",1,1700000650", ",1", 1));
+    assert_names(
+        &err,
+        &["clicks.csv:2: expected 7 fields as in the header, found 6"],
+    );
+}

@@ -165,6 +165,13 @@ fn a_damaged_entry_is_fetched_again() {
     assert!(fetcher.complete(&s.spec).is_none());
     assert!(fetcher.fetch(&s.spec).unwrap().changed);
     assert_eq!(pip_calls(&log), 2);
+    // A file edited in place, same size, differs from its manifest's sha256.
+    fetcher.fetch(&s.spec).unwrap();
+    assert!(fetcher.complete(&s.spec).is_some());
+    std::fs::write(s.home.raw("toy").join("b.txt"), b"BETA\n").unwrap();
+    assert!(fetcher.complete(&s.spec).is_none());
+    assert!(fetcher.fetch(&s.spec).unwrap().changed);
+    assert_eq!(pip_calls(&log), 3);
     // Without a manifest (interrupted before the rename) nothing is trusted either.
     std::fs::remove_file(s.home.raw("toy").join(MANIFEST)).unwrap();
     assert!(fetcher.complete(&s.spec).is_none());

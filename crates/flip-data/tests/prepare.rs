@@ -119,6 +119,43 @@ fn ml1m_fixture_end_to_end() {
 }
 
 #[test]
+fn an_edited_raw_file_is_prepared_again() {
+    let raw = fixture("ml-1m/fixtures/atomic");
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("p");
+    let (_vocab, tk) = tiny_tokenizer();
+    let first = prepare(&recipe("ml-1m"), &tk, &options(raw.path(), &dir, None)).unwrap();
+    let inter = first
+        .dataset
+        .meta()
+        .raw_files
+        .iter()
+        .find(|f| f.name == "ml-1m.inter")
+        .expect("the raw files are recorded")
+        .clone();
+    assert_eq!(
+        inter.sha256,
+        flip_data::fetch::sha256_file(&raw.path().join("ml-1m.inter"))
+            .unwrap()
+            .0
+    );
+    // Same size, one rating changed: the old preparation must not be reused.
+    let path = raw.path().join("ml-1m.inter");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("\t5\t", "\t4\t", 1)).unwrap();
+    let second = prepare(&recipe("ml-1m"), &tk, &options(raw.path(), &dir, None)).unwrap();
+    assert!(!second.reused);
+    assert_ne!(second.dataset.meta().hash, first.dataset.meta().hash);
+    // The same files in another folder are the same preparation.
+    let copy = tempfile::tempdir().unwrap();
+    for f in ["ml-1m.inter", "ml-1m.user", "ml-1m.item"] {
+        std::fs::copy(raw.path().join(f), copy.path().join(f)).unwrap();
+    }
+    let third = prepare(&recipe("ml-1m"), &tk, &options(copy.path(), &dir, None)).unwrap();
+    assert!(third.reused);
+}
+
+#[test]
 fn identical_request_is_reused_and_force_rebuilds() {
     let raw = fixture("ml-1m/fixtures/atomic");
     let out = tempfile::tempdir().unwrap();
@@ -303,8 +340,11 @@ fn new_rows_are_encoded_like_training_rows() {
     let unseen = first.replacen(first.split(',').next().unwrap(), "u999", 1);
     let input = out.path().join("rows.csv");
     std::fs::write(&input, format!("{}\n{first}\n{unseen}\n", lines[0])).unwrap();
-    let encoded = flip_data::encode::encode_rows(&p.dataset, &tk, &input).unwrap();
+    let flip_data::encode::EncodedRows { data: encoded, oov } =
+        flip_data::encode::encode_rows(&p.dataset, &tk, &input).unwrap();
     assert_eq!(encoded.len(), 2);
+    assert_eq!(oov[0], ("user".to_owned(), 1), "the unseen user is counted");
+    assert!(oov[1..].iter().all(|(_, n)| *n == 0), "{oov:?}");
     assert_eq!(encoded.row_ids(0), train.row_ids(0));
     assert_eq!(encoded.row_tokens(0), train.row_tokens(0));
     let user = &p.dataset.meta().fields[0];

@@ -81,7 +81,39 @@ fn f64_key(path: &Path, json: &Value, name: &str, default: f64) -> Result<f64> {
     }
 }
 
+/// A key that may be absent or null, but when set must be a non-negative integer.
+fn optional_usize(path: &Path, json: &Value, name: &str) -> Result<Option<usize>> {
+    match json.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(|v| Some(v as usize)).ok_or_else(|| {
+            PlmError::config(path, name, format!("{v} must be a non-negative integer"))
+        }),
+    }
+}
+
+/// A key that may be absent or null, but when set must be a string.
+fn optional_str<'a>(path: &Path, json: &'a Value, name: &str) -> Result<Option<&'a str>> {
+    match json.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| PlmError::config(path, name, format!("{v} must be a string"))),
+    }
+}
+
 impl PlmConfig {
+    /// The longest token sequence the position table holds: `max_position_embeddings`, less
+    /// RoBERTa's offset (its positions start after the padding id).
+    pub fn max_tokens(&self) -> usize {
+        match self.architecture {
+            Architecture::Bert => self.max_position_embeddings,
+            Architecture::Roberta => self
+                .max_position_embeddings
+                .saturating_sub(self.pad_token_id + 1),
+        }
+    }
+
     /// Reads a Hugging Face `config.json`.
     pub fn from_hf_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| PlmError::io(path, e))?;
@@ -103,7 +135,7 @@ impl PlmConfig {
                 ));
             }
         };
-        if let Some(kind) = json.get("position_embedding_type").and_then(Value::as_str)
+        if let Some(kind) = optional_str(path, json, "position_embedding_type")?
             && kind != "absolute"
         {
             return Err(PlmError::config(
@@ -112,11 +144,7 @@ impl PlmConfig {
                 format!("{kind:?}: only absolute positions are implemented"),
             ));
         }
-        let activation = match json
-            .get("hidden_act")
-            .and_then(Value::as_str)
-            .unwrap_or("gelu")
-        {
+        let activation = match optional_str(path, json, "hidden_act")?.unwrap_or("gelu") {
             "gelu" => Activation::Gelu,
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
             "relu" => Activation::Relu,
@@ -139,18 +167,14 @@ impl PlmConfig {
             hidden_dropout: f64_key(path, json, "hidden_dropout_prob", 0.1)?,
             attention_dropout: f64_key(path, json, "attention_probs_dropout_prob", 0.1)?,
             max_position_embeddings: usize_key(path, json, "max_position_embeddings")?,
-            type_vocab_size: json
-                .get("type_vocab_size")
-                .and_then(Value::as_u64)
-                .unwrap_or(2) as usize,
+            type_vocab_size: optional_usize(path, json, "type_vocab_size")?.unwrap_or(2),
             layer_norm_eps: f64_key(path, json, "layer_norm_eps", 1e-12)?,
-            pad_token_id: json.get("pad_token_id").and_then(Value::as_u64).map_or(
+            pad_token_id: optional_usize(path, json, "pad_token_id")?.unwrap_or(
                 if architecture == Architecture::Roberta {
                     1
                 } else {
                     0
                 },
-                |v| v as usize,
             ),
         };
         config.check(path)?;

@@ -130,6 +130,17 @@ pub fn load(dir: &Path, options: LoadOptions, device: &Device) -> Result<LoadedP
     let model = config.init(options.mlm_head, device);
     let (model, report) = load_weights(model, &weights_file(dir)?)?;
     let tokenizer = PromptTokenizer::from_path(dir)?;
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(PlmError::config(
+            &dir.join("config.json"),
+            "vocab_size",
+            format!(
+                "{}, but the folder's tokenizer has {} tokens: its higher ids have no embedding",
+                config.vocab_size,
+                tokenizer.vocab_size()
+            ),
+        ));
+    }
     let pooling = match options.pooling {
         Some(p) => p,
         None => Pooling::of_folder(dir)?,

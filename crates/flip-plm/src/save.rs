@@ -1,13 +1,18 @@
 //! Saving a (finetuned) encoder back as a Hugging Face folder that PyTorch users load with
-//! `AutoModel.from_pretrained`: `model.safetensors` with Hugging Face names, `config.json`, and
-//! the tokenizer files and the pooling (sentence-transformers' `modules.json` and
-//! `1_Pooling/config.json`), written to a temporary folder and renamed into place.
+//! `AutoModel.from_pretrained`: `model.safetensors` with Hugging Face names (and the source
+//! checkpoint's pooler, which the encoder neither uses nor trains, so that no key of a bare
+//! `BertModel` / `RobertaModel` is missing), `config.json`, and the tokenizer files and the
+//! pooling (sentence-transformers' `modules.json` and `1_Pooling/config.json`), written to a
+//! temporary folder and renamed into place.
 
 use std::path::Path;
 
 use burn::store::{
     BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PathFilter, SafetensorsStore,
 };
+
+use safetensors::SafeTensors;
+use safetensors::tensor::TensorView;
 
 use crate::config::PlmConfig;
 use crate::encoder::Plm;
@@ -34,14 +39,15 @@ const TOKENIZER_FILES: [&str; 6] = [
     "merges.txt",
 ];
 
-/// Writes `model` (without its MLM head) as a Hugging Face folder at `dir`, with the tokenizer
-/// files of `tokenizer_dir` and `pooling` as a sentence-transformers pooling config (so that
-/// [`crate::load()`] pools the saved model the same way).
+/// Writes `model` (without its MLM head) as a Hugging Face folder at `dir`, with the pooler
+/// and the tokenizer files of the checkpoint folder it was loaded from (`source_dir`), and
+/// `pooling` as a sentence-transformers pooling config (so that [`crate::load()`] pools the
+/// saved model the same way).
 pub fn save_pretrained(
     model: &Plm,
     config: &PlmConfig,
     pooling: Pooling,
-    tokenizer_dir: &Path,
+    source_dir: &Path,
     dir: &Path,
 ) -> Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("."));
@@ -62,20 +68,84 @@ pub fn save_pretrained(
             path: weights.clone(),
             details: format!("cannot write: {e}"),
         })?;
+    keep_source_pooler(&weights, source_dir, config.hidden_size)?;
     let config_path = staging.path().join("config.json");
     let json = serde_json::to_string_pretty(&config.to_hf_json()).expect("a config serializes");
     std::fs::write(&config_path, json).map_err(|e| PlmError::io(&config_path, e))?;
     save_pooling(staging.path(), pooling, config.hidden_size)?;
     for name in TOKENIZER_FILES {
-        let from = tokenizer_dir.join(name);
+        let from = source_dir.join(name);
         if from.is_file() {
             let to = staging.path().join(name);
             std::fs::copy(&from, &to).map_err(|e| PlmError::io(&to, e))?;
         }
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| PlmError::io(dir, e))?;
-    }
+    flip_data::durable::sync_tree(staging.path()).map_err(|e| PlmError::io(staging.path(), e))?;
     let staged = staging.keep();
-    std::fs::rename(&staged, dir).map_err(|e| PlmError::io(dir, e))
+    flip_data::durable::replace_dir(&staged, dir).map_err(|e| PlmError::io(dir, e))
+}
+
+/// Adds the pooler of the checkpoint in `source_dir` (`pooler.dense.weight` `[H, H]` and
+/// `.bias` `[H]`, with or without a `bert.` / `roberta.` prefix) to the safetensors file
+/// `saved`, under the bare names `AutoModel` expects. A source without a pooler, or with
+/// PyTorch `.bin` weights, adds nothing.
+fn keep_source_pooler(saved: &Path, source_dir: &Path, hidden: usize) -> Result<()> {
+    let source = crate::load::weights_file(source_dir)?;
+    if source.extension().is_none_or(|e| e != "safetensors") {
+        tracing::warn!(
+            "{}: not a safetensors file, so the saved model has no pooler",
+            source.display()
+        );
+        return Ok(());
+    }
+    let unreadable = |path: &Path, e: safetensors::SafeTensorError| PlmError::Checkpoint {
+        path: path.to_owned(),
+        details: format!("cannot read: {e}"),
+    };
+    let source_bytes = std::fs::read(&source).map_err(|e| PlmError::io(&source, e))?;
+    let source_tensors =
+        SafeTensors::deserialize(&source_bytes).map_err(|e| unreadable(&source, e))?;
+    let pooler: Vec<(String, TensorView<'_>)> = source_tensors
+        .iter()
+        .filter_map(|(name, view)| {
+            let bare = name
+                .strip_prefix("bert.")
+                .or_else(|| name.strip_prefix("roberta."))
+                .unwrap_or(name);
+            bare.starts_with("pooler.").then(|| (bare.to_owned(), view))
+        })
+        .collect();
+    if pooler.is_empty() {
+        return Ok(());
+    }
+    for (name, view) in &pooler {
+        let expected: &[usize] = if name.ends_with(".weight") {
+            &[hidden, hidden]
+        } else {
+            &[hidden]
+        };
+        if view.shape() != expected {
+            return Err(PlmError::Checkpoint {
+                path: source.clone(),
+                details: format!(
+                    "{name} has shape {:?}, expected {expected:?} for hidden size {hidden}",
+                    view.shape()
+                ),
+            });
+        }
+    }
+    let saved_bytes = std::fs::read(saved).map_err(|e| PlmError::io(saved, e))?;
+    let (_, header) = SafeTensors::read_metadata(&saved_bytes).map_err(|e| unreadable(saved, e))?;
+    let ours = SafeTensors::deserialize(&saved_bytes).map_err(|e| unreadable(saved, e))?;
+    let merged = saved.with_extension("merged");
+    safetensors::serialize_to_file(
+        ours.tensors().into_iter().chain(pooler),
+        header.metadata().clone(),
+        &merged,
+    )
+    .map_err(|e| PlmError::Checkpoint {
+        path: merged.clone(),
+        details: format!("cannot write: {e}"),
+    })?;
+    std::fs::rename(&merged, saved).map_err(|e| PlmError::io(saved, e))
 }

@@ -315,6 +315,128 @@ fn saved_folder_loads_back_with_hugging_face_names() {
     );
 }
 
+/// Names and shapes of a safetensors file's tensors, the `bert.` / `roberta.` prefix removed.
+fn tensor_shapes(path: &Path) -> std::collections::BTreeMap<String, Vec<usize>> {
+    let bytes = std::fs::read(path).unwrap();
+    safetensors::SafeTensors::deserialize(&bytes)
+        .unwrap()
+        .iter()
+        .map(|(name, view)| {
+            let bare = name
+                .strip_prefix("bert.")
+                .or_else(|| name.strip_prefix("roberta."))
+                .unwrap_or(name);
+            (bare.to_owned(), view.shape().to_vec())
+        })
+        .collect()
+}
+
+/// A copy of the bare tiny BERT with a pooler added (as a `BertModel` checkpoint has one).
+fn tiny_bert_with_pooler(dir: &Path) -> Vec<f32> {
+    for entry in std::fs::read_dir(fixture("tiny-bert-bare")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let weights = dir.join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let hidden = 32;
+    let pooler_weight: Vec<f32> = (0..hidden * hidden).map(|i| i as f32 * 1e-3).collect();
+    let pooler_bias: Vec<f32> = (0..hidden).map(|i| -(i as f32)).collect();
+    let as_bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    let (w, b) = (as_bytes(&pooler_weight), as_bytes(&pooler_bias));
+    let f32 = safetensors::Dtype::F32;
+    let all = tensors.tensors().into_iter().chain([
+        (
+            "pooler.dense.weight".to_owned(),
+            safetensors::tensor::TensorView::new(f32, vec![hidden, hidden], &w).unwrap(),
+        ),
+        (
+            "pooler.dense.bias".to_owned(),
+            safetensors::tensor::TensorView::new(f32, vec![hidden], &b).unwrap(),
+        ),
+    ]);
+    safetensors::serialize_to_file(all, None, &weights).unwrap();
+    pooler_weight
+}
+
+#[test]
+fn a_saved_folder_has_every_key_of_its_source_the_pooler_included() {
+    let device = Device::flex();
+    let source = tempfile::tempdir().unwrap();
+    let pooler_weight = tiny_bert_with_pooler(source.path());
+    let plm = load(source.path(), LoadOptions::default(), &device).unwrap();
+    assert!(
+        plm.report.ignored.iter().any(|k| k.starts_with("pooler.")),
+        "the encoder does not hold the pooler"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("saved");
+    save_pretrained(&plm.model, &plm.config, plm.pooling, source.path(), &dir).unwrap();
+    let saved = tensor_shapes(&dir.join("model.safetensors"));
+    assert_eq!(
+        saved,
+        tensor_shapes(&source.path().join("model.safetensors"))
+    );
+    // The pooler is the source's, value for value.
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let weight = tensors.tensor("pooler.dense.weight").unwrap();
+    let values: Vec<f32> = weight
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(values, pooler_weight);
+    // Saving again over the folder replaces it whole, leaving nothing beside it.
+    save_pretrained(&plm.model, &plm.config, plm.pooling, source.path(), &dir).unwrap();
+    let names: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["saved"]);
+}
+
+/// all-MiniLM-L6-v2 cut to 2 layers and saved: the key set and shapes are the source
+/// checkpoint's, less the 4 layers dropped.
+#[test]
+fn saved_minilm_has_the_source_keys_of_the_kept_layers() {
+    let home = flip_data::FlipHome::from_env();
+    let source = home.model("all-MiniLM-L6-v2");
+    if !source.join("model.safetensors").is_file() {
+        assert!(
+            std::env::var("FLIP_REQUIRE_REAL_DATA").as_deref() != Ok("1"),
+            "MiniLM missing from {}",
+            source.display()
+        );
+        eprintln!("skipped: MiniLM not fetched (run `cargo xtask fetch minilm`)");
+        return;
+    }
+    let device = Device::flex();
+    let options = LoadOptions {
+        layers: Some(2),
+        ..LoadOptions::default()
+    };
+    let plm = load(&source, options, &device).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("saved");
+    save_pretrained(&plm.model, &plm.config, plm.pooling, &source, &dir).unwrap();
+    let kept = |name: &str| {
+        !name.starts_with("encoder.layer.")
+            || name.starts_with("encoder.layer.0.")
+            || name.starts_with("encoder.layer.1.")
+    };
+    // `embeddings.position_ids` is an index buffer older transformers versions wrote, not a
+    // weight (transformers rebuilds it and does not expect it in a file).
+    let expected: std::collections::BTreeMap<_, _> =
+        tensor_shapes(&source.join("model.safetensors"))
+            .into_iter()
+            .filter(|(name, _)| kept(name) && name != "embeddings.position_ids")
+            .collect();
+    assert!(expected.contains_key("pooler.dense.weight"));
+    assert_eq!(tensor_shapes(&dir.join("model.safetensors")), expected);
+}
+
 /// The real all-MiniLM-L6-v2: mean-pooled, L2-normalised embeddings and their cosines equal the
 /// reference values of an independent numpy forward.
 #[test]

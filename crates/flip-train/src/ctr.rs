@@ -13,9 +13,10 @@ use flip_id_models::{CtrNet, Embedded};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::divergence::{Diverged, check_loss};
+use crate::divergence::{TrainError, check_loss};
 use crate::metrics::{auc, log_loss};
 use crate::sparse::{GatheredRows, SparseAdam, TouchedRows};
+use crate::validate::Check;
 
 /// Settings of [`fit`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,8 +152,9 @@ fn ids_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
 }
 
 /// Trains `model` (built on `device`, an autodiff device) on `train`, selecting the epoch by
-/// AUC on `valid`. `on_epoch` sees every epoch's record as it ends (for logs). A step whose
-/// loss is not finite stops training with [`Diverged`].
+/// AUC on `valid`. `on_epoch` sees every epoch's record as it ends (for logs). Settings that
+/// cannot run are refused before any work ([`TrainError::Invalid`]); a step whose loss is not
+/// finite stops training ([`TrainError::Diverged`]).
 pub fn fit(
     mut model: CtrNet,
     train: &SplitData,
@@ -160,8 +162,9 @@ pub fn fit(
     config: &CtrTrainConfig,
     device: &Device,
     mut on_epoch: impl FnMut(&EpochRecord),
-) -> Result<Fitted, Diverged> {
+) -> Result<Fitted, TrainError> {
     assert!(device.is_autodiff(), "fit needs an autodiff device");
+    config.check()?;
     let inner = device.clone().inner();
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let mut sparse = config

@@ -18,6 +18,17 @@ pub struct Diverged {
     pub value: f64,
 }
 
+/// Why a training loop returned no model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    /// The settings cannot run (checked before any work).
+    #[error(transparent)]
+    Invalid(#[from] crate::validate::InvalidSettings),
+    /// The loss stopped being a finite number.
+    #[error(transparent)]
+    Diverged(#[from] Diverged),
+}
+
 /// `Ok` when `loss` is finite, else the [`Diverged`] error naming `stage`, `epoch` (1-based)
 /// and `step` (1-based, within the epoch).
 pub fn check_loss(

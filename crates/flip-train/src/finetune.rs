@@ -24,9 +24,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::adamw::FusedAdamW;
 use crate::ctr::{EpochRecord, Evaluation, bce_with_logits};
-use crate::divergence::{Diverged, check_loss};
+use crate::divergence::{TrainError, check_loss};
 use crate::metrics::{auc, log_loss};
 use crate::parallel::{Replicas, materialize, sum_gradients};
+use crate::validate::Check;
 
 /// Settings of [`finetune`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -335,7 +336,8 @@ pub struct FittedText {
 
 /// Finetunes `model` (on the main device of `replicas`, autodiff devices) on `train`,
 /// selecting the epoch by AUC on `valid`. With several devices every batch is shared among
-/// them (see [`crate::parallel`]); scoring runs on the main one.
+/// them (see [`crate::parallel`]); scoring runs on the main one. Settings that cannot run are
+/// refused before any work; a non-finite loss stops training ([`TrainError`]).
 pub fn finetune(
     mut model: TextClassifier,
     train: &SplitData,
@@ -344,7 +346,8 @@ pub fn finetune(
     config: &FinetuneConfig,
     replicas: &Replicas,
     mut on_epoch: impl FnMut(&EpochRecord),
-) -> Result<FittedText, Diverged> {
+) -> Result<FittedText, TrainError> {
+    config.check()?;
     let main = replicas.main();
     let inner = main.clone().inner();
     if config.freeze_word_embeddings {

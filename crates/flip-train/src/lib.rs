@@ -9,12 +9,14 @@
 #![warn(missing_docs)]
 
 pub mod adamw;
+pub mod atomic;
 pub mod bench;
 pub mod bench_scenarios;
 pub mod ctr;
 pub mod devices;
 pub mod divergence;
 pub mod experiment;
+pub mod failpoint;
 pub mod finetune;
 pub mod memory;
 pub mod metrics;
@@ -26,6 +28,8 @@ pub mod pretrain;
 pub mod pretrain_step;
 pub mod report;
 pub mod sparse;
+pub mod validate;
 
 pub use ctr::{CtrTrainConfig, EpochRecord, Evaluation, Fitted, evaluate, fit, predict};
 pub use pretrain::{PretrainConfig, PretrainRun, PretrainState, Pretrained};
+pub use validate::{Check, InvalidSettings};

@@ -25,6 +25,15 @@ fn ensure_font() {
     });
 }
 
+/// A series' legend label, saying how many of its points are not finite (NaN or infinite, so
+/// not drawn) when any are.
+fn legend_label(series: &Series) -> String {
+    match series.points.iter().filter(|p| !p.1.is_finite()).count() {
+        0 => series.name.clone(),
+        n => format!("{} ({n} not finite, not drawn)", series.name),
+    }
+}
+
 /// Draws `series` into a 900 × 500 PNG at `path` (written to a temporary file, then renamed).
 pub fn line_chart(
     path: &Path,
@@ -49,9 +58,8 @@ pub fn line_chart(
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let pad = ((y1 - y0) * 0.05).max(1e-6);
-    let tmp = path.with_extension("tmp.png");
-    {
-        let root = BitMapBackend::new(&tmp, (900, 500)).into_drawing_area();
+    let draw = |tmp: &Path| -> Result<(), String> {
+        let root = BitMapBackend::new(tmp, (900, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 22))
@@ -75,7 +83,7 @@ pub fn line_chart(
                     color.stroke_width(2),
                 ))
                 .map_err(|e| e.to_string())?
-                .label(s.name.clone())
+                .label(legend_label(s))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                 });
@@ -87,9 +95,10 @@ pub fn line_chart(
             .label_font(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+        root.present().map_err(|e| e.to_string())
+    };
+    crate::atomic::persist_with(path, |tmp| draw(tmp).map_err(std::io::Error::other))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -116,5 +125,19 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         assert!(line_chart(&path, "empty", "x", "y", &[]).is_err());
+    }
+
+    #[test]
+    fn points_that_are_not_finite_are_counted_in_the_legend() {
+        let series = Series {
+            name: "valid AUC".into(),
+            points: vec![(1.0, 0.7), (2.0, f64::NAN), (3.0, f64::INFINITY)],
+        };
+        assert_eq!(legend_label(&series), "valid AUC (2 not finite, not drawn)");
+        let finite = Series {
+            points: vec![(1.0, 0.7)],
+            ..series
+        };
+        assert_eq!(legend_label(&finite), "valid AUC");
     }
 }

@@ -21,11 +21,20 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::adamw::FusedAdamW;
+use crate::atomic::{sync_dir, write_atomically};
 use crate::divergence::{Diverged, check_loss};
+use crate::failpoint;
 use crate::parallel::{Replicas, materialize};
 use crate::plot::{Series, line_chart};
 use crate::pretrain_step::{StepGradients, step_gradients};
-use crate::report::write_atomically;
+use crate::validate::Check;
+use flip_data::durable::sync_tree;
+
+/// Name prefix of the temporary folder a checkpoint is written to before it is renamed into
+/// place.
+const UNFINISHED_CHECKPOINT: &str = ".checkpoint-";
+/// The settings a checkpoint was written with, inside its folder.
+const CHECKPOINT_CONFIG: &str = "config.json";
 
 /// Pretraining settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,6 +221,9 @@ pub struct Pretrained {
 /// Errors of the pretraining loop.
 #[derive(Debug, thiserror::Error)]
 pub enum PretrainError {
+    /// The settings cannot run (checked before any work).
+    #[error(transparent)]
+    Invalid(#[from] crate::validate::InvalidSettings),
     /// A step's loss was not finite; the last checkpoint (if any) is kept as it was.
     #[error(transparent)]
     Diverged(#[from] Diverged),
@@ -278,9 +290,23 @@ impl PretrainRun<'_> {
         self.run_dir.join("checkpoint")
     }
 
+    /// Where the previous checkpoint waits while a new one is renamed into place.
+    fn previous_checkpoint_dir(&self) -> PathBuf {
+        self.run_dir.join("checkpoint.previous")
+    }
+
+    /// The complete checkpoint to resume from: `checkpoint/`, or, when a crash came between
+    /// the two renames of a swap, the previous one moved aside. A checkpoint folder is complete
+    /// when it holds `state.json`, which is written last.
+    fn resumable_checkpoint(&self) -> Option<PathBuf> {
+        [self.checkpoint_dir(), self.previous_checkpoint_dir()]
+            .into_iter()
+            .find(|dir| dir.join("state.json").is_file())
+    }
+
     /// Whether a checkpoint exists to resume from.
     pub fn has_checkpoint(&self) -> bool {
-        self.checkpoint_dir().join("state.json").is_file()
+        self.resumable_checkpoint().is_some()
     }
 
     /// Trains `model`, first loading the checkpoint when `resume`. After every step `stop` is
@@ -293,6 +319,7 @@ impl PretrainRun<'_> {
         stop: &dyn Fn(u64) -> bool,
     ) -> Result<Pretrained, PretrainError> {
         let c = self.config;
+        c.check()?;
         // Draw lazily initialised heads now, from the caller's seed, before any replica forks.
         materialize(&model);
         let make_optim = |clip_norm: Option<f64>| {
@@ -301,12 +328,12 @@ impl PretrainRun<'_> {
         let mut rest_optim = make_optim(c.grad_clip_norm);
         let mut plm_optim = make_optim(c.grad_clip_norm);
         let mut state = PretrainState::default();
-        if resume && self.has_checkpoint() {
-            let dir = self.checkpoint_dir();
+        if resume && let Some(dir) = self.resumable_checkpoint() {
             let text =
                 std::fs::read_to_string(dir.join("state.json")).map_err(|e| ckpt_error(&dir, e))?;
             state =
                 serde_json::from_str(&text).map_err(|e| ckpt_error(&dir.join("state.json"), e))?;
+            self.check_checkpoint_config(&dir)?;
             let mut store = BurnpackStore::from_file(dir.join("model.bpk"));
             model
                 .load_from(&mut store)
@@ -394,6 +421,7 @@ impl PretrainRun<'_> {
                 );
                 model = rest_optim.step(lr, model, rest_grads);
                 model.plm = plm_optim.step(plm_lr, model.plm.clone(), plm_grads);
+                failpoint::point(failpoint::points::PRETRAIN_STEP);
                 state.global_step += 1;
                 state.step_in_epoch += 1;
                 window_steps += 1;
@@ -458,6 +486,10 @@ impl PretrainRun<'_> {
         })
     }
 
+    /// Writes a checkpoint so that a complete one exists at every instant, whatever moment a
+    /// crash picks: the files go to a fresh temporary folder and are flushed to disk; the
+    /// current checkpoint is renamed to `checkpoint.previous`, the new one renamed into place,
+    /// and only then is the previous one removed.
     fn save_checkpoint(
         &self,
         model: &FlipPretrainer,
@@ -465,23 +497,88 @@ impl PretrainRun<'_> {
         plm: &burn::optim::ModuleOptimizer,
         state: &PretrainState,
     ) -> Result<(), PretrainError> {
-        let dir = self.checkpoint_dir();
-        let tmp = self.run_dir.join("checkpoint.tmp");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| ckpt_error(&tmp, e))?;
+        let (dir, previous) = (self.checkpoint_dir(), self.previous_checkpoint_dir());
+        self.remove_unfinished_checkpoints()?;
+        let staging = tempfile::Builder::new()
+            .prefix(UNFINISHED_CHECKPOINT)
+            .tempdir_in(self.run_dir)
+            .map_err(|e| ckpt_error(self.run_dir, e))?;
+        let tmp = staging.path();
         let mut store = BurnpackStore::from_file(tmp.join("model.bpk")).overwrite(true);
         model
             .save_into(&mut store)
             .map_err(|e| ckpt_error(&tmp.join("model.bpk"), e))?;
+        failpoint::point(failpoint::points::CHECKPOINT_PARTIAL);
         rest.save(tmp.join("optim-rest.bpk"))
-            .map_err(|e| ckpt_error(&tmp, e))?;
+            .map_err(|e| ckpt_error(tmp, e))?;
         plm.save(tmp.join("optim-plm.bpk"))
-            .map_err(|e| ckpt_error(&tmp, e))?;
+            .map_err(|e| ckpt_error(tmp, e))?;
+        let config = serde_json::to_string_pretty(self.config).expect("settings serialize");
+        std::fs::write(tmp.join(CHECKPOINT_CONFIG), config).map_err(|e| ckpt_error(tmp, e))?;
         let json = serde_json::to_string_pretty(state).expect("state serializes");
-        std::fs::write(tmp.join("state.json"), json).map_err(|e| ckpt_error(&tmp, e))?;
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&tmp, &dir).map_err(|e| ckpt_error(&dir, e))?;
+        std::fs::write(tmp.join("state.json"), json).map_err(|e| ckpt_error(tmp, e))?;
+        sync_tree(tmp).map_err(|e| ckpt_error(tmp, e))?;
+        let staged = staging.keep();
+        if dir.join("state.json").is_file() {
+            if previous.exists() {
+                std::fs::remove_dir_all(&previous).map_err(|e| ckpt_error(&previous, e))?;
+            }
+            std::fs::rename(&dir, &previous).map_err(|e| ckpt_error(&dir, e))?;
+            sync_dir(self.run_dir).map_err(|e| ckpt_error(self.run_dir, e))?;
+        } else if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| ckpt_error(&dir, e))?;
+        }
+        failpoint::point(failpoint::points::CHECKPOINT_SWAP);
+        std::fs::rename(&staged, &dir).map_err(|e| ckpt_error(&dir, e))?;
+        sync_dir(self.run_dir).map_err(|e| ckpt_error(self.run_dir, e))?;
+        if previous.exists() {
+            std::fs::remove_dir_all(&previous).map_err(|e| ckpt_error(&previous, e))?;
+        }
         self.write_logs(state)
+    }
+
+    /// Refuses a checkpoint written with other settings (a resumed run would silently mix
+    /// them), naming the keys that differ.
+    fn check_checkpoint_config(&self, dir: &Path) -> Result<(), PretrainError> {
+        let path = dir.join(CHECKPOINT_CONFIG);
+        if !path.is_file() {
+            return Err(ckpt_error(
+                &path,
+                "missing: the checkpoint was written before checkpoints recorded their settings, \
+                 so resuming it cannot be checked; start a new run folder",
+            ));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| ckpt_error(&path, e))?;
+        let written: PretrainConfig =
+            serde_json::from_str(&text).map_err(|e| ckpt_error(&path, e))?;
+        let changes = crate::experiment::differences(&written, self.config)
+            .map_err(|e| ckpt_error(&path, e))?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        Err(ckpt_error(
+            &path,
+            format!(
+                "this checkpoint was written with other settings (checkpoint -> now):\n{}\n\
+                 resume with the same settings, or start a new run folder",
+                crate::experiment::describe_differences(&changes)
+            ),
+        ))
+    }
+
+    /// Removes the temporary folders of checkpoint writes that a crash interrupted (never read).
+    fn remove_unfinished_checkpoints(&self) -> Result<(), PretrainError> {
+        let entries = std::fs::read_dir(self.run_dir).map_err(|e| ckpt_error(self.run_dir, e))?;
+        for entry in entries.flatten() {
+            let unfinished = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(UNFINISHED_CHECKPOINT));
+            if unfinished && entry.path().is_dir() {
+                std::fs::remove_dir_all(entry.path()).map_err(|e| ckpt_error(&entry.path(), e))?;
+            }
+        }
+        Ok(())
     }
 
     /// `pretrain.jsonl` and the PNG curves from the records so far.

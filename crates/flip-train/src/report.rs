@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::write_atomically;
 use crate::ctr::{EpochRecord, Evaluation};
 
 /// The outcome of one seed.
@@ -146,10 +147,15 @@ impl ResultsTable {
         std::fs::read_to_string(dir.join("results.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_else(|| ResultsTable {
-                title: title.to_owned(),
-                rows: BTreeMap::new(),
-            })
+            .unwrap_or_else(|| Self::new(title))
+    }
+
+    /// An empty table.
+    pub fn new(title: &str) -> Self {
+        ResultsTable {
+            title: title.to_owned(),
+            rows: BTreeMap::new(),
+        }
     }
 
     /// The table as Markdown, best AUC first.
@@ -177,22 +183,6 @@ impl ResultsTable {
         )?;
         write_atomically(&dir.join("results.md"), self.markdown().as_bytes())
     }
-}
-
-/// Writes `value` as pretty JSON to `path` (creating its folder) through a temporary file.
-pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let json = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
-    write_atomically(path, json.as_bytes())
-}
-
-/// Writes `bytes` to a temporary file next to `path`, then renames it over `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

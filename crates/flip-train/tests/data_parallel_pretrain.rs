@@ -10,6 +10,8 @@ use flip_plm::LoadOptions;
 use flip_train::parallel::Replicas;
 use flip_train::pretrain::{PretrainConfig, PretrainRun};
 
+// Shared with other test binaries, which use the helpers this one does not.
+#[allow(dead_code)]
 mod pretraining_fixture;
 
 use pretraining_fixture::{data, masker, max_difference, model, noise, values_where};

@@ -8,6 +8,7 @@ use std::path::Path;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use flip_id_models::{InputShape, ModelConfig};
 use flip_plm::{LoadOptions, load};
+use flip_train::divergence::TrainError;
 use flip_train::finetune::{FinetuneConfig, TextClassifier, evaluate_text, finetune};
 
 use common::text_signal_data;
@@ -90,12 +91,15 @@ fn a_diverged_loss_stops_finetuning_with_its_epoch_and_step() {
     let (train, valid) = (text_signal_data(64, 0), text_signal_data(16, 1));
     let config = FinetuneConfig {
         batch_size: 16,
-        plm_learning_rate: f64::NAN,
+        // Beyond f32's range: the first update makes the weights infinite.
+        plm_learning_rate: 1e39,
         ..FinetuneConfig::default()
     };
     let model = TextClassifier::new(tiny_plm(&device).model, None, false, &device);
     let replicas = Replicas::single(device.clone());
-    let Err(error) = finetune(model, &train, &valid, 0, &config, &replicas, |_| {}) else {
+    let Err(TrainError::Diverged(error)) =
+        finetune(model, &train, &valid, 0, &config, &replicas, |_| {})
+    else {
         panic!("a NaN loss went unnoticed");
     };
     assert_eq!((error.stage, error.epoch, error.step), ("finetuning", 1, 2));

@@ -4,6 +4,7 @@
 use burn::tensor::Device;
 use flip_data::SplitData;
 use flip_id_models::{InputShape, MODEL_NAMES, ModelConfig};
+use flip_train::divergence::TrainError;
 use flip_train::{CtrTrainConfig, evaluate, fit};
 use rand::{Rng, SeedableRng};
 
@@ -196,11 +197,11 @@ fn the_best_epoch_is_restored_with_its_batch_norm_statistics() {
 #[test]
 fn a_diverged_loss_stops_training_with_its_epoch_and_step() {
     let (train, valid) = (synthetic(1_000, 4), synthetic(200, 5));
-    // A NaN learning rate turns every weight into NaN at the first step: the second step's
-    // loss is NaN.
+    // A learning rate beyond f32's range (valid settings, 1e39 is a finite f64) becomes an
+    // infinite step: the first update makes the weights infinite, the second step's loss NaN.
     let config = CtrTrainConfig {
         batch_size: 100,
-        learning_rate: f64::NAN,
+        learning_rate: 1e39,
         ..CtrTrainConfig::default()
     };
     let device = Device::flex().autodiff();
@@ -210,10 +211,11 @@ fn a_diverged_loss_stops_training_with_its_epoch_and_step() {
     };
     let model = small("dcnv2").init(shape, &device);
     let mut epochs_seen = 0;
-    let error = fit(model, &train, &valid, &config, &device, |_| {
+    let Err(TrainError::Diverged(error)) = fit(model, &train, &valid, &config, &device, |_| {
         epochs_seen += 1
-    })
-    .unwrap_err();
+    }) else {
+        panic!("a NaN loss went unnoticed");
+    };
     assert_eq!(
         (error.stage, error.epoch, error.step),
         ("ID-model training", 1, 2)

@@ -1,21 +1,16 @@
 //! A pretraining step whose loss is not finite stops the run with an error that names the
 //! epoch and step, and the last checkpoint stays as it was.
 
-use burn::tensor::Device;
-use flip_plm::LoadOptions;
-use flip_train::parallel::Replicas;
-use flip_train::pretrain::{PretrainConfig, PretrainError, PretrainRun, PretrainState};
+use flip_train::pretrain::{PretrainConfig, PretrainError, PretrainState};
 
 // Shared with other test binaries, which use the helpers this one does not.
 #[allow(dead_code)]
 mod pretraining_fixture;
 
-use pretraining_fixture::{data, masker, model, noise};
+use pretraining_fixture::Setup;
 
 #[test]
 fn a_diverged_step_stops_pretraining_and_keeps_the_last_checkpoint() {
-    let device = Device::flex().autodiff();
-    let noise = noise();
     let healthy = PretrainConfig {
         epochs: 2,
         batch_size: 4,
@@ -24,26 +19,17 @@ fn a_diverged_step_stops_pretraining_and_keeps_the_last_checkpoint() {
         plm_learning_rate: 1e-3,
         ..PretrainConfig::default()
     };
-    // The same run with NaN learning rates: its first step makes every weight NaN, so the
-    // loss of its second step is NaN.
+    // The same run with learning rates beyond f32's range (valid settings: finite f64s): its
+    // first step makes the weights infinite, so the loss of its second step is NaN.
     let diverging = PretrainConfig {
-        learning_rate: f64::NAN,
-        plm_learning_rate: f64::NAN,
+        learning_rate: 1e39,
+        plm_learning_rate: 1e39,
         ..healthy.clone()
     };
-    let (masker, data) = (masker(), data());
-    let replicas = Replicas::single(device.clone());
+    let setup = Setup::new();
     let dir = tempfile::tempdir().unwrap();
-    let run = |config| PretrainRun {
-        config,
-        data: &data,
-        masker: &masker,
-        noise: &noise,
-        pad_id: 0,
-        replicas: &replicas,
-        run_dir: dir.path(),
-    };
-    let fresh = || model(&device, &noise, &healthy.align, LoadOptions::default());
+    let run = |config| setup.run(config, dir.path());
+    let fresh = || setup.model(&healthy);
     // One healthy epoch of 5 steps, then stop: the checkpoint is at the end of epoch 1.
     let first = run(&healthy)
         .run(fresh(), false, &|step| step == 5)
@@ -56,6 +42,13 @@ fn a_diverged_step_stops_pretraining_and_keeps_the_last_checkpoint() {
         std::fs::read(&model_path).unwrap(),
     );
 
+    // A resumed run must have the checkpoint's settings; record the diverging rates as the
+    // checkpoint's so that epoch 2 continues epoch 1 with them.
+    std::fs::write(
+        dir.path().join("checkpoint").join("config.json"),
+        serde_json::to_string(&diverging).unwrap(),
+    )
+    .unwrap();
     let error = match run(&diverging).run(fresh(), true, &|_| false) {
         Err(PretrainError::Diverged(d)) => d,
         Err(other) => panic!("expected a divergence, got {other}"),

@@ -1,23 +1,14 @@
 //! An interrupted pretraining run resumed from its checkpoint ends exactly where an
 //! uninterrupted run ends (masks, noise, batch order and dropout all derive from the step).
 
-use std::path::Path;
-
-use burn::tensor::Device;
-use flip_align::{FieldMasker, NoiseDistribution};
-use flip_data::SplitData;
-use flip_plm::LoadOptions;
-use flip_train::parallel::Replicas;
-use flip_train::pretrain::{PretrainConfig, PretrainRun};
+use flip_train::pretrain::PretrainConfig;
 
 mod pretraining_fixture;
 
-use pretraining_fixture::{data, masker, max_difference, model, noise, values_where};
+use pretraining_fixture::{Setup, max_difference, values_where};
 
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
-    let device = Device::flex().autodiff();
-    let noise = noise();
     let config = PretrainConfig {
         epochs: 2,
         batch_size: 4,
@@ -26,58 +17,28 @@ fn resumed_run_equals_uninterrupted_run() {
         plm_learning_rate: 1e-3,
         ..PretrainConfig::default()
     };
-    let masker = masker();
-    let data = data();
+    let setup = Setup::new();
     let never = |_: u64| false;
 
     let whole_dir = tempfile::tempdir().unwrap();
-    fn run<'a>(
-        config: &'a PretrainConfig,
-        data: &'a SplitData,
-        masker: &'a FieldMasker,
-        noise: &'a NoiseDistribution,
-        replicas: &'a Replicas,
-        dir: &'a Path,
-    ) -> PretrainRun<'a> {
-        PretrainRun {
-            config,
-            data,
-            masker,
-            noise,
-            pad_id: 0,
-            replicas,
-            run_dir: dir,
-        }
-    }
-    let replicas = Replicas::single(device.clone());
-    let run = |dir| run(&config, &data, &masker, &noise, &replicas, dir);
-    let whole = run(whole_dir.path())
-        .run(
-            model(&device, &noise, &config.align, LoadOptions::default()),
-            false,
-            &never,
-        )
+    let whole = setup
+        .run(&config, whole_dir.path())
+        .run(setup.model(&config), false, &never)
         .unwrap();
     assert!(!whole.interrupted && whole.state.finished);
     assert_eq!(whole.state.global_step, 10);
 
     let parts_dir = tempfile::tempdir().unwrap();
-    let first = run(parts_dir.path())
-        .run(
-            model(&device, &noise, &config.align, LoadOptions::default()),
-            false,
-            &|step| step == 7,
-        )
+    let first = setup
+        .run(&config, parts_dir.path())
+        .run(setup.model(&config), false, &|step| step == 7)
         .unwrap();
     assert!(first.interrupted);
     assert_eq!((first.state.epoch, first.state.step_in_epoch), (1, 2));
     // A fresh process: new weights, then the checkpoint.
-    let resumed = run(parts_dir.path())
-        .run(
-            model(&device, &noise, &config.align, LoadOptions::default()),
-            true,
-            &never,
-        )
+    let resumed = setup
+        .run(&config, parts_dir.path())
+        .run(setup.model(&config), true, &never)
         .unwrap();
     assert!(resumed.state.finished);
     assert_eq!(resumed.state.global_step, 10);

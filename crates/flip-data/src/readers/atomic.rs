@@ -37,15 +37,26 @@ impl AtomicFile {
         wanted
             .iter()
             .map(|w| {
-                self.names.iter().position(|n| n == w).ok_or_else(|| {
-                    DataError::format(
+                let mut found = self.names.iter().enumerate().filter(|(_, n)| n == w);
+                match (found.next(), found.next()) {
+                    (Some((i, _)), None) => Ok(i),
+                    (Some((first, _)), Some((second, _))) => Err(DataError::parse(
+                        &self.path,
+                        1,
+                        format!(
+                            "column `{w}` appears twice in the header (columns {} and {})",
+                            first + 1,
+                            second + 1
+                        ),
+                    )),
+                    (None, _) => Err(DataError::format(
                         &self.path,
                         format!(
                             "missing column `{w}` in header (found: {})",
                             self.names.join(", ")
                         ),
-                    )
-                })
+                    )),
+                }
             })
             .collect()
     }

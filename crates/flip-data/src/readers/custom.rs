@@ -2,7 +2,9 @@
 //!
 //! The recipe names the numeric column the label rule reads (`target`), an optional time column
 //! (`time`: Unix seconds, or an RFC 3339 / `YYYY-MM-DD` date in text, or a Parquet timestamp or
-//! date), and the columns its fields use; nothing else is kept.
+//! date), and the columns its fields use; nothing else is kept. Categorical values are read as
+//! text with integral floats written as integers (`18.0` is `18`, see
+//! [`canonical_code`]), so a typed Parquet column and a text column give the same codes.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,9 +14,11 @@ use arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{DataError, IoContext, Result};
-use crate::readers::numbers::parse_number;
+use crate::readers::no_rows;
+use crate::readers::numbers::{canonical_code, parse_number};
+use crate::readers::quotes::{Quoting, unclosed_quote};
 use crate::table::{ColumnBuilder, RawTable};
-use crate::text::{Encoding, decode};
+use crate::text::{Encoding, LineCounter, decode};
 
 /// What a custom source needs besides its path.
 #[derive(Debug, Clone)]
@@ -59,6 +63,14 @@ pub fn read_csv(
 ) -> Result<RawTable> {
     let bytes = std::fs::read(path).at(path)?;
     let text = decode(path, bytes, encoding)?;
+    if let Some(line) = unclosed_quote(text.as_bytes(), Quoting::rfc4180(delimiter)) {
+        return Err(DataError::parse(
+            path,
+            line,
+            "a quoted field opened on this line is never closed (it would swallow the rest of \
+             the file)",
+        ));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -67,16 +79,34 @@ pub fn read_csv(
         .headers()
         .map_err(|e| DataError::format(path, format!("unreadable header: {e}")))?
         .clone();
+    if header.is_empty() {
+        return Err(DataError::format(path, "empty file (no header line)"));
+    }
     let index = |name: &str| -> Result<usize> {
-        header.iter().position(|h| h.trim() == name).ok_or_else(|| {
-            DataError::format(
+        let mut found = header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.trim() == name)
+            .map(|(i, _)| i);
+        match (found.next(), found.next()) {
+            (Some(i), None) => Ok(i),
+            (Some(first), Some(second)) => Err(DataError::parse(
+                path,
+                1,
+                format!(
+                    "column `{name}` appears twice in the header (columns {} and {})",
+                    first + 1,
+                    second + 1
+                ),
+            )),
+            (None, _) => Err(DataError::format(
                 path,
                 format!(
                     "no column `{name}` in the header (found: {})",
                     header.iter().collect::<Vec<_>>().join(", ")
                 ),
-            )
-        })
+            )),
+        }
     };
     let target = cols.target.map(index).transpose()?;
     let time = cols.time.map(index).transpose()?;
@@ -93,12 +123,15 @@ pub fn read_csv(
         .collect();
     let mut rating = Vec::new();
     let mut timestamp = Vec::new();
+    let mut lines = LineCounter::new(text.as_bytes());
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = e.position().map_or(0, |p| lines.line_at(p.byte() as usize));
             DataError::parse(path, line, format!("unreadable CSV record: {e}"))
         })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record
+            .position()
+            .map_or(0, |p| lines.line_at(p.byte() as usize));
         if record.len() != header.len() {
             return Err(DataError::parse(
                 path,
@@ -107,6 +140,20 @@ pub fn read_csv(
                     "expected {} fields as in the header, found {}",
                     header.len(),
                     record.len()
+                ),
+            ));
+        }
+        let used = target.iter().chain(&time).chain(&categorical);
+        if let Some(&c) = used.clone().find(|&&c| record[c].contains(['\n', '\r'])) {
+            let last = line + record[c].matches('\n').count() as u64;
+            return Err(DataError::parse(
+                path,
+                line,
+                format!(
+                    "the value of `{}` holds a line break (the record runs over lines {line} to \
+                     {last}): a field value cannot span lines; is a quote closed in the wrong \
+                     place?",
+                    header[c].trim()
                 ),
             ));
         }
@@ -128,8 +175,11 @@ pub fn read_csv(
             })?);
         }
         for (builder, &c) in builders.iter_mut().zip(&categorical) {
-            builder.push(record[c].trim());
+            builder.push(canonical_code(&record[c]));
         }
+    }
+    if rating.is_empty() {
+        return Err(no_rows(path));
     }
     Ok(cols.table(builders, rating, time.map(|_| timestamp)))
 }
@@ -159,8 +209,9 @@ pub fn read_parquet(path: &Path, cols: &CustomColumns<'_>) -> Result<RawTable> {
         .map_err(|e| DataError::format(path, format!("not a readable Parquet file: {e}")))?;
     let schema = builder.schema().clone();
     let find = |name: &str| -> Result<()> {
-        schema.field_with_name(name).map(|_| ()).map_err(|_| {
-            DataError::format(
+        match schema.fields().iter().filter(|f| f.name() == name).count() {
+            1 => Ok(()),
+            0 => Err(DataError::format(
                 path,
                 format!(
                     "no column `{name}` (found: {})",
@@ -171,8 +222,12 @@ pub fn read_parquet(path: &Path, cols: &CustomColumns<'_>) -> Result<RawTable> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-            )
-        })
+            )),
+            n => Err(DataError::format(
+                path,
+                format!("column `{name}` appears {n} times in the schema"),
+            )),
+        }
     };
     if let Some(t) = cols.target {
         find(t)?;
@@ -236,11 +291,14 @@ pub fn read_parquet(path: &Path, cols: &CustomColumns<'_>) -> Result<RawTable> {
                 builder.push(if values.is_null(i) {
                     ""
                 } else {
-                    values.value(i).trim()
+                    canonical_code(values.value(i))
                 });
             }
         }
         row0 += batch.num_rows() as u64;
+    }
+    if rating.is_empty() {
+        return Err(no_rows(path));
     }
     Ok(cols.table(builders, rating, cols.time.map(|_| timestamp)))
 }

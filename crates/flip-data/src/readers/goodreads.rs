@@ -13,6 +13,7 @@
 //! (ties broken by name); `author_id` is the first listed author. Books that no interaction
 //! references are skipped while streaming, so the 2.3 M-book file needs little memory.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ use flate2::read::MultiGzDecoder;
 use serde_json::{Map, Value};
 
 use crate::error::{DataError, IoContext, Result};
+use crate::readers::no_rows;
+use crate::readers::numbers::{GOODREADS_STARS, check_rating, parse_number};
 use crate::table::{ColumnBuilder, KeyedTable, RawTable};
 
 const BOOK_COLUMNS: [&str; 13] = [
@@ -57,17 +60,21 @@ pub fn read(dir: &Path) -> Result<RawTable> {
         let user = required(&interactions_path, line, obj, "user_id")?;
         let book = required(&interactions_path, line, obj, "book_id")?;
         let rating = match obj.get("rating") {
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        }
-        .ok_or_else(|| {
-            DataError::parse(
+            Some(Value::Number(n)) => n.as_f64().ok_or_else(|| {
+                DataError::parse(
+                    &interactions_path,
+                    line,
+                    format!("rating {n} is not a number"),
+                )
+            }),
+            Some(Value::String(s)) => parse_number(&interactions_path, line, "rating", s),
+            other => Err(DataError::parse(
                 &interactions_path,
                 line,
-                format!("rating {:?} is not a number", obj.get("rating")),
-            )
-        })?;
+                format!("rating {other:?} is not a number"),
+            )),
+        }
+        .and_then(|r| check_rating(&interactions_path, line, "rating", r, GOODREADS_STARS))?;
         let date = required(&interactions_path, line, obj, "date_added")?;
         let time = chrono::DateTime::parse_from_str(&date, "%a %b %d %H:%M:%S %z %Y")
             .map_err(|e| {
@@ -86,6 +93,9 @@ pub fn read(dir: &Path) -> Result<RawTable> {
         });
         Ok(())
     })?;
+    if interactions.is_empty() {
+        return Err(no_rows(&interactions_path));
+    }
     let wanted_books: HashSet<&str> = interactions.iter().map(|i| i.book.as_str()).collect();
 
     // Optional side files, keyed by book, author and work id.
@@ -97,6 +107,8 @@ pub fn read(dir: &Path) -> Result<RawTable> {
         fields: Vec<String>,
         author: String,
         work: String,
+        /// The line of the books file it came from.
+        line: u64,
     }
     let mut books: BTreeMap<String, Book> = BTreeMap::new();
     for_each_object(&books_path, |line, obj| {
@@ -128,15 +140,27 @@ pub fn read(dir: &Path) -> Result<RawTable> {
             work.clone(),
             String::new(), // media_type, filled below
         ];
-        books.insert(
-            id,
-            Book {
-                fields,
-                author,
-                work,
-            },
-        );
-        Ok(())
+        let book = Book {
+            fields,
+            author,
+            work,
+            line,
+        };
+        match books.entry(id) {
+            Entry::Vacant(slot) => {
+                slot.insert(book);
+                Ok(())
+            }
+            Entry::Occupied(first) => Err(DataError::parse(
+                &books_path,
+                line,
+                format!(
+                    "duplicate book_id {:?} (first on line {})",
+                    first.key(),
+                    first.get().line
+                ),
+            )),
+        }
     })?;
     let authors: HashSet<&str> = books.values().map(|b| b.author.as_str()).collect();
     let author_names = match find(dir, "goodreads_book_authors")? {
@@ -278,12 +302,20 @@ fn required(path: &Path, line: u64, obj: &Map<String, Value>, key: &str) -> Resu
     }
 }
 
+fn duplicate(path: &Path, line: u64, key: &str, id: &str) -> DataError {
+    DataError::parse(path, line, format!("duplicate {key} {id:?}"))
+}
+
 fn top_genres(path: &Path, books: &HashSet<&str>) -> Result<HashMap<String, String>> {
     let mut genres = HashMap::new();
+    let mut seen = HashSet::new();
     for_each_object(path, |line, obj| {
         let id = required(path, line, obj, "book_id")?;
         if !books.contains(id.as_str()) {
             return Ok(());
+        }
+        if !seen.insert(id.clone()) {
+            return Err(duplicate(path, line, "book_id", &id));
         }
         let best = obj
             .get("genres")
@@ -309,8 +341,12 @@ fn lookup(
     let mut map = HashMap::new();
     for_each_object(path, |line, obj| {
         let id = required(path, line, obj, key)?;
-        if wanted.contains(id.as_str()) {
-            map.insert(id, obj.get(value).map(text).unwrap_or_default());
+        if wanted.contains(id.as_str())
+            && map
+                .insert(id.clone(), obj.get(value).map(text).unwrap_or_default())
+                .is_some()
+        {
+            return Err(duplicate(path, line, key, &id));
         }
         Ok(())
     })?;

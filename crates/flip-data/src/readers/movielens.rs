@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, Result};
 use crate::readers::atomic::AtomicFile;
-use crate::readers::numbers::{canonical_code, parse_number, parse_seconds};
+use crate::readers::no_rows;
+use crate::readers::numbers::{MOVIELENS_STARS, canonical_code, parse_rating, parse_seconds};
 use crate::table::{ColumnBuilder, KeyedTable, RawTable};
 use crate::text::{Encoding, numbered_lines, read_text, split_exact};
 
@@ -68,6 +69,21 @@ impl Release {
             Release::HundredK => ["ml-100k.inter", "ml-100k.user", "ml-100k.item"],
         }
     }
+}
+
+/// The files [`read`] reads in `dir` (those present): the GroupLens files when all three are
+/// there, else the RecBole ones.
+pub fn files(dir: &Path, release: Release) -> Vec<PathBuf> {
+    let original: Vec<PathBuf> = release.original_files().map(|f| dir.join(f)).into();
+    if original.iter().all(|p| p.is_file()) {
+        return original;
+    }
+    release
+        .atomic_files()
+        .map(|f| dir.join(f))
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect()
 }
 
 /// Reads a MovieLens directory, detecting the original or the atomic format.
@@ -149,7 +165,7 @@ impl Interactions {
             )
         })?;
         self.rating
-            .push(parse_number(path, line, "rating", rating)?);
+            .push(parse_rating(path, line, "rating", rating, MOVIELENS_STARS)?);
         self.timestamp
             .push(parse_seconds(path, line, "timestamp", timestamp)?);
         self.user_id.push(user);
@@ -159,7 +175,11 @@ impl Interactions {
         Ok(())
     }
 
-    fn finish(self, users: KeyedTable, items: KeyedTable) -> RawTable {
+    /// The table, or an error naming `path` when it held no rating.
+    fn finish(self, path: &Path, users: KeyedTable, items: KeyedTable) -> Result<RawTable> {
+        if self.rating.is_empty() {
+            return Err(no_rows(path));
+        }
         let mut columns = vec![("user_id".to_owned(), self.user_id.finish())];
         for (name, column) in users.into_columns() {
             columns.push((name, column.gather(&self.user_rows)));
@@ -168,12 +188,12 @@ impl Interactions {
         for (name, column) in items.into_columns() {
             columns.push((name, column.gather(&self.item_rows)));
         }
-        RawTable {
+        Ok(RawTable {
             columns,
             rating: self.rating,
             timestamp: Some(self.timestamp),
             notes: Vec::new(),
-        }
+        })
     }
 }
 
@@ -280,7 +300,7 @@ fn read_ratings(path: &Path, sep: &str, users: KeyedTable, movies: KeyedTable) -
         let f = split_exact(path, line_no, line, sep, 4)?;
         inter.push(path, line_no, &users, &movies, [f[0], f[1], f[2], f[3]])?;
     }
-    Ok(inter.finish(users, movies))
+    inter.finish(path, users, movies)
 }
 
 fn read_atomic(paths: &[PathBuf; 3], release: Release) -> Result<RawTable> {
@@ -339,5 +359,5 @@ fn read_atomic(paths: &[PathBuf; 3], release: Release) -> Result<RawTable> {
             [user_key(f[cols[0]]), f[cols[1]], f[cols[2]], f[cols[3]]],
         )
     })?;
-    Ok(inter.finish(users, movies))
+    inter.finish(inter_path, users, movies)
 }

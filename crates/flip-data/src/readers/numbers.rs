@@ -17,6 +17,73 @@ pub fn parse_number(path: &Path, line: u64, what: &str, raw: &str) -> Result<f64
     }
 }
 
+/// The ratings a source can hold: whole numbers from `min` to `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatingScale {
+    /// The lowest rating.
+    pub min: u8,
+    /// The highest rating.
+    pub max: u8,
+    /// The dataset, named in errors.
+    pub dataset: &'static str,
+}
+
+/// MovieLens: 1 to 5 stars.
+pub const MOVIELENS_STARS: RatingScale = RatingScale {
+    min: 1,
+    max: 5,
+    dataset: "MovieLens",
+};
+
+/// BookCrossing: 0 (implicit) or 1 to 10.
+pub const BOOKCROSSING_SCORES: RatingScale = RatingScale {
+    min: 0,
+    max: 10,
+    dataset: "BookCrossing",
+};
+
+/// GoodReads: 0 (shelved without a rating) or 1 to 5 stars.
+pub const GOODREADS_STARS: RatingScale = RatingScale {
+    min: 0,
+    max: 5,
+    dataset: "GoodReads",
+};
+
+/// Parses a rating that must be a whole number on `scale` (`"4"` and `"4.0"` both give 4).
+pub fn parse_rating(
+    path: &Path,
+    line: u64,
+    what: &str,
+    raw: &str,
+    scale: RatingScale,
+) -> Result<f64> {
+    let value = parse_number(path, line, what, raw)?;
+    check_rating(path, line, what, value, scale)
+}
+
+/// Checks that `value` is a whole number on `scale`.
+pub fn check_rating(
+    path: &Path,
+    line: u64,
+    what: &str,
+    value: f64,
+    scale: RatingScale,
+) -> Result<f64> {
+    let in_range = (f64::from(scale.min)..=f64::from(scale.max)).contains(&value);
+    if in_range && value.fract() == 0.0 {
+        Ok(value)
+    } else {
+        Err(DataError::parse(
+            path,
+            line,
+            format!(
+                "{what} {value} is not a {} rating: expected a whole number from {} to {}",
+                scale.dataset, scale.min, scale.max
+            ),
+        ))
+    }
+}
+
 /// Parses Unix seconds written as an integer or as a float (`"978300760"`, `"978300760.0"`).
 pub fn parse_seconds(path: &Path, line: u64, what: &str, raw: &str) -> Result<i64> {
     let trimmed = raw.trim();
@@ -61,6 +128,30 @@ mod tests {
             978_300_760
         );
         assert!(parse_seconds(p, 1, "t", "1.5").is_err());
+    }
+
+    #[test]
+    fn ratings_are_whole_and_on_the_scale() {
+        let p = Path::new("ratings.dat");
+        assert_eq!(
+            parse_rating(p, 1, "rating", "5.0", MOVIELENS_STARS).unwrap(),
+            5.0
+        );
+        assert_eq!(
+            parse_rating(p, 1, "rating", "0", GOODREADS_STARS).unwrap(),
+            0.0
+        );
+        let err = parse_rating(p, 9, "rating", "6", MOVIELENS_STARS)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "ratings.dat:9: rating 6 is not a MovieLens rating: expected a whole number from 1 to 5"
+        );
+        assert!(parse_rating(p, 1, "rating", "0", MOVIELENS_STARS).is_err());
+        assert!(parse_rating(p, 1, "rating", "3.5", MOVIELENS_STARS).is_err());
+        assert!(parse_rating(p, 1, "rating", "11", BOOKCROSSING_SCORES).is_err());
+        assert!(parse_rating(p, 1, "rating", "inf", BOOKCROSSING_SCORES).is_err());
     }
 
     #[test]

@@ -11,12 +11,13 @@ use flip_data::{PreparedDataset, Split, SplitData};
 use flip_id_models::{InputShape, ModelConfig};
 use serde::{Deserialize, Serialize};
 
+use super::run_dir::{holds_dataset, record_dataset};
 use super::settings::{IdBaselineSettings, SETTINGS_FILE, to_toml};
 use super::towers::input_shape;
+use crate::atomic::{write_atomically, write_json_atomically};
 use crate::ctr::{CtrTrainConfig, evaluate, fit};
-use crate::report::{
-    ModelResult, ResultsTable, SeedOutcome, write_atomically, write_json_atomically,
-};
+use crate::report::{ModelResult, ResultsTable, SeedOutcome};
+use crate::validate::Check;
 
 /// Trains every model of `settings` with every seed into `dir` and returns the folder's
 /// results table (rows of earlier invocations kept). With `resume`, seeds an earlier run
@@ -29,6 +30,7 @@ pub fn train_baselines(
     device: &Device,
     resume: bool,
 ) -> Result<ResultsTable> {
+    settings.check()?;
     let meta = dataset.meta();
     let data = Splits {
         train: dataset.load(Split::Train)?,
@@ -56,13 +58,26 @@ pub fn train_baselines(
             "dense"
         }
     );
-    let mut table = ResultsTable::load_or_new(dir, &title);
+    // Rows of earlier invocations are kept only when they were trained on this preparation.
+    let mut table = if holds_dataset(dir, dataset) {
+        ResultsTable::load_or_new(dir, &title)
+    } else {
+        if dir.join("results.json").is_file() {
+            tracing::info!(
+                "{}: results of another preparation of the dataset, starting a new table",
+                dir.display()
+            );
+        }
+        ResultsTable::new(&title)
+    };
+    record_dataset(dir, dataset)?;
     table.title = title;
     for model_config in &settings.models {
         let name = model_config.name();
         let mut outcomes = Vec::new();
         for &seed in &settings.seeds {
             let record = FinishedSeed {
+                dataset_hash: meta.hash.clone(),
                 model: serde_json::to_value(model_config)?,
                 config: CtrTrainConfig {
                     seed,
@@ -143,11 +158,15 @@ fn train_one_seed(
     Ok(outcome)
 }
 
-/// What a finished seed leaves in `finished/<model>-seed<seed>.json`: the model and trainer
-/// settings it ran with and its outcome, so that a resumed run reuses it only under the same
-/// settings.
+/// What a finished seed leaves in `finished/<model>-seed<seed>.json`: the dataset's
+/// preparation hash, the model and trainer settings it ran with and its outcome, so that a
+/// resumed run reuses it only on the same data under the same settings.
 #[derive(Serialize, Deserialize)]
 struct FinishedSeed {
+    /// The preparation hash of the dataset it was trained on (empty in records written before
+    /// it was kept, which are never reused).
+    #[serde(default)]
+    dataset_hash: String,
     /// The model configuration, as serialized by [`ModelConfig`].
     model: serde_json::Value,
     config: CtrTrainConfig,
@@ -167,6 +186,13 @@ impl FinishedSeed {
                 return None;
             }
         };
+        if earlier.dataset_hash != self.dataset_hash {
+            tracing::info!(
+                "{}: trained on another preparation of the dataset; training again",
+                path.display()
+            );
+            return None;
+        }
         if earlier.model != self.model || earlier.config != self.config {
             tracing::info!(
                 "{}: made with other settings ({:?} vs now {:?}); training again",

@@ -30,11 +30,12 @@ use flip_plm::{LoadOptions, Plm, Pooling, load};
 
 use super::flip_report::{self, Report};
 use super::interrupt::Interrupt;
-use super::run_dir::claim;
+use super::run_dir::{claim, release_if_unused};
 use super::saved::{SavedRun, load_module, save_module};
 use super::settings::FlipSettings;
-use super::towers::{Towers, input_shape, pretrain_towers};
+use super::towers::{Towers, check_prompt_length, input_shape, pretrain_towers};
 use super::variants::{Ablation, Finished, Variant, curve, sample};
+use crate::atomic::{write_atomically, write_json_atomically};
 use crate::ctr::{CtrTrainConfig, EpochRecord, evaluate, fit};
 use crate::finetune::{
     FinetuneConfig, JointProtocol, TextClassifier, evaluate_text, finetune, tower_logits,
@@ -43,7 +44,8 @@ use crate::metrics::auc;
 use crate::mixing::mixing_weight_by_auc;
 use crate::parallel::Replicas;
 use crate::plot::{Series, line_chart};
-use crate::report::{SeedOutcome, write_atomically, write_json_atomically};
+use crate::report::SeedOutcome;
+use crate::validate::Check;
 
 /// The splits every variant trains and is scored on.
 struct Rows {
@@ -67,6 +69,9 @@ pub struct Experiment {
     settings: FlipSettings,
     dir: PathBuf,
     devices: Vec<Device>,
+    /// Whether this experiment made its run folder (removed again when pretraining fails
+    /// before doing anything).
+    created_dir: bool,
     resume: bool,
     interrupt: Interrupt,
     shape: InputShape,
@@ -95,15 +100,23 @@ impl Experiment {
         device: Device,
     ) -> Result<Self> {
         let dir = dir.into();
+        settings.check()?;
         let pooling = match settings.pretraining.pooling {
             Some(p) => p,
             None => Pooling::of_folder(&settings.pretraining.plm)?,
         };
+        let created_dir = !dir.exists();
         claim(&dir, &dataset, &settings)?;
         let meta = dataset.meta();
-        let full_test = dataset.load(Split::Test)?;
-        let train = dataset.load(Split::Train)?;
-        let valid = dataset.load(Split::Valid)?;
+        let load = |split| {
+            dataset.load(split).inspect_err(|_| {
+                if created_dir {
+                    release_if_unused(&dir);
+                }
+            })
+        };
+        let (full_test, train, valid) =
+            (load(Split::Test)?, load(Split::Train)?, load(Split::Valid)?);
         let rows = Rows {
             train_sample: sample(&train, settings.finetune_rows, 2012),
             valid: sample(&valid, settings.eval_rows, 2013),
@@ -119,6 +132,7 @@ impl Experiment {
             settings,
             dir,
             devices: vec![device],
+            created_dir,
             resume: false,
             interrupt: Interrupt::new(),
             rows,
@@ -184,7 +198,12 @@ impl Experiment {
                 &self.devices,
                 self.resume,
                 &self.interrupt,
-            )?;
+            )
+            .inspect_err(|_| {
+                if self.created_dir && release_if_unused(&self.dir) {
+                    tracing::info!("{}: removed (nothing was done in it)", self.dir.display());
+                }
+            })?;
             self.timings
                 .push(("pretraining".to_owned(), towers.seconds));
             if self.settings.ablations {
@@ -207,6 +226,7 @@ impl Experiment {
             }
             let saved = SavedRun {
                 dataset: self.dataset.dir().to_owned(),
+                dataset_hash: Some(self.dataset.meta().hash.clone()),
                 plm_dir: towers.plm_dir(),
                 plm_layers: self.settings.pretraining.plm_layers,
                 backbone: towers.backbone.clone(),
@@ -607,6 +627,7 @@ impl Experiment {
             },
             device,
         )?;
+        check_prompt_length(self.dataset.meta(), &loaded.config, dir, None)?;
         Ok((loaded.model, loaded.pooling))
     }
 

@@ -32,7 +32,10 @@ pub use flip::Experiment;
 pub use flip_report::{Paired, Report};
 pub use interrupt::Interrupt;
 pub use run_dir::claim;
-pub use saved::{SavedEvaluation, SavedModels, SavedRun, SavedVariant, evaluation_table};
+pub use saved::{
+    CarriedColumns, Prediction, SavedEvaluation, SavedModels, SavedRun, SavedVariant,
+    evaluation_table,
+};
 pub use settings::{
     Difference, FlipSettings, IdBaselineSettings, PretrainSettings, SETTINGS_FILE,
     SettingsDocument, describe_differences, differences, model_named, models_named, overlay,

@@ -10,10 +10,32 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::settings::{SETTINGS_FILE, describe_differences, differences, to_toml};
-use crate::report::write_atomically;
+use crate::atomic::write_atomically;
 
-/// The dataset a run folder belongs to, kept beside its settings.
+/// The dataset a run folder belongs to (name, split and preparation hash, which covers the raw
+/// files, the recipe and the tokenizer), kept beside its settings.
 const DATASET_FILE: &str = "dataset.txt";
+
+/// The line `dataset.txt` holds: the dataset's name, split and preparation hash.
+pub(crate) fn dataset_identity(dataset: &PreparedDataset) -> String {
+    let meta = dataset.meta();
+    format!(
+        "{} ({} split), preparation {}\n",
+        meta.name, meta.recipe.split.protocol, meta.hash
+    )
+}
+
+/// Whether `dir` holds results of `dataset` as prepared now (its `dataset.txt` matches).
+pub(crate) fn holds_dataset(dir: &Path, dataset: &PreparedDataset) -> bool {
+    std::fs::read_to_string(dir.join(DATASET_FILE)).is_ok_and(|t| t == dataset_identity(dataset))
+}
+
+/// Records in `dir` that its results are of `dataset` as prepared now.
+pub(crate) fn record_dataset(dir: &Path, dataset: &PreparedDataset) -> Result<()> {
+    let path = dir.join(DATASET_FILE);
+    write_atomically(&path, dataset_identity(dataset).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
 
 /// Makes `dir` the folder of a run with `settings` on `dataset`: a folder that a run with other
 /// settings or another dataset made is refused with the keys that differ; a new one gets
@@ -23,8 +45,7 @@ pub fn claim<T: Serialize + DeserializeOwned>(
     dataset: &PreparedDataset,
     settings: &T,
 ) -> Result<()> {
-    let meta = dataset.meta();
-    let identity = format!("{} ({} split)\n", meta.name, meta.recipe.split.protocol);
+    let identity = dataset_identity(dataset);
     let settings_path = dir.join(SETTINGS_FILE);
     let dataset_path = dir.join(DATASET_FILE);
     match std::fs::read_to_string(&settings_path) {
@@ -55,10 +76,54 @@ pub fn claim<T: Serialize + DeserializeOwned>(
         }
         Err(_) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            write_atomically(&dataset_path, identity.as_bytes())
-                .with_context(|| format!("writing {}", dataset_path.display()))?;
+            record_dataset(dir, dataset)?;
             write_atomically(&settings_path, to_toml(settings)?.as_bytes())
                 .with_context(|| format!("writing {}", settings_path.display()))
         }
+    }
+}
+
+/// Files written before any work: the claim's, and pretraining's record of its settings.
+const BOOKKEEPING: [&str; 3] = [SETTINGS_FILE, DATASET_FILE, "settings.json"];
+
+/// Removes `dir` when it holds no work, only the files written before any (its claim), here or
+/// in its sub-folders: a run that failed before doing anything leaves nothing behind. Returns
+/// whether it was removed.
+pub fn release_if_unused(dir: &Path) -> bool {
+    fn unused(dir: &Path) -> bool {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().all(|entry| {
+                let path = entry.path();
+                if path.is_dir() {
+                    unused(&path)
+                } else {
+                    entry
+                        .file_name()
+                        .to_str()
+                        .is_some_and(|name| BOOKKEEPING.contains(&name))
+                }
+            })
+        })
+    }
+    unused(dir) && std::fs::remove_dir_all(dir).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_folder_without_work_is_released() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("run");
+        std::fs::create_dir_all(dir.join("pretrain")).unwrap();
+        for file in [SETTINGS_FILE, DATASET_FILE, "pretrain/settings.toml"] {
+            std::fs::write(dir.join(file), "x").unwrap();
+        }
+        std::fs::write(dir.join("pretrain/pretrain.jsonl"), "{}").unwrap();
+        assert!(!release_if_unused(&dir), "a pretraining log is work");
+        std::fs::remove_file(dir.join("pretrain/pretrain.jsonl")).unwrap();
+        assert!(release_if_unused(&dir));
+        assert!(!dir.exists());
     }
 }

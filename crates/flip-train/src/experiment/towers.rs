@@ -9,16 +9,18 @@ use anyhow::{Context, Result, bail};
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
 use flip_align::{FieldMasker, FlipPretrainer, NoiseDistribution};
-use flip_data::{PreparedDataset, Split};
+use flip_data::{Meta, PreparedDataset, Split};
 use flip_id_models::{CtrNet, InputShape, ModelConfig};
-use flip_plm::{LoadOptions, load, save_pretrained};
+use flip_plm::{LoadOptions, PlmConfig, load, save_pretrained};
 
 use super::interrupt::Interrupt;
-use super::run_dir::claim;
+use super::run_dir::{claim, release_if_unused};
+use super::saved::save_module;
 use super::settings::PretrainSettings;
+use crate::atomic::write_atomically;
 use crate::parallel::Replicas;
 use crate::pretrain::{PretrainRun, StepRecord, training_rows};
-use crate::report::write_atomically;
+use crate::validate::Check;
 
 /// Where a finished pretraining records its wall time, for reports of runs that reuse it.
 const SECONDS_FILE: &str = "wall-seconds.txt";
@@ -124,6 +126,32 @@ pub fn input_shape(dataset: &PreparedDataset) -> InputShape {
     }
 }
 
+/// Refuses a language model whose position table is shorter than the dataset's prompts, or
+/// than `pad_to` (pretraining's fixed padding) when set.
+pub(crate) fn check_prompt_length(
+    meta: &Meta,
+    config: &PlmConfig,
+    plm_dir: &Path,
+    pad_to: Option<usize>,
+) -> Result<()> {
+    let (longest, what) = match pad_to {
+        Some(pad) if pad > meta.tokenizer.max_len => (pad, "pretraining's pad_to"),
+        _ => (meta.tokenizer.max_len, "the recipe's max_len"),
+    };
+    if longest > config.max_tokens() {
+        bail!(
+            "{}: prompts of up to {longest} tokens ({what}), but the language model in {} has \
+             positions for {} tokens (max_position_embeddings {}): lower it (and prepare again \
+             for max_len)",
+            meta.name,
+            plm_dir.display(),
+            config.max_tokens(),
+            config.max_position_embeddings
+        );
+    }
+    Ok(())
+}
+
 /// Pretrains into `dir` and returns the saved towers. A folder whose pretraining finished with
 /// the same settings is reused; one with a checkpoint is continued when `resume` (refused
 /// otherwise); one made with other settings is refused. `devices` share every batch (data
@@ -136,10 +164,28 @@ pub fn pretrain_towers(
     resume: bool,
     interrupt: &Interrupt,
 ) -> Result<Towers> {
+    settings.check()?;
+    let created = !dir.exists();
+    claim(dir, dataset, settings)?;
+    pretrain_claimed(dataset, settings, dir, devices, resume, interrupt).inspect_err(|_| {
+        if created && release_if_unused(dir) {
+            tracing::info!("{}: removed (nothing was done in it)", dir.display());
+        }
+    })
+}
+
+/// [`pretrain_towers`] in a folder already claimed.
+fn pretrain_claimed(
+    dataset: &PreparedDataset,
+    settings: &PretrainSettings,
+    dir: &Path,
+    devices: &[Device],
+    resume: bool,
+    interrupt: &Interrupt,
+) -> Result<Towers> {
     let config = &settings.pretrain;
     let backbone = settings.backbone.clone();
     let meta = dataset.meta();
-    claim(dir, dataset, settings)?;
     let started = Instant::now();
     if dir.join("plm").join("config.json").is_file() && dir.join("id-model.bpk").is_file() {
         tracing::info!(
@@ -183,6 +229,7 @@ pub fn pretrain_towers(
         plm.tokenizer.hash(),
         plm.tokenizer.source(),
     )?;
+    check_prompt_length(meta, &plm.config, &settings.plm, config.pad_to)?;
     let mask_token = plm
         .tokenizer
         .mask_id()
@@ -264,11 +311,7 @@ pub fn pretrain_towers(
             done.state.global_step
         );
     }
-    let mut store = BurnpackStore::from_file(dir.join("id-model.bpk")).overwrite(true);
-    done.model
-        .id_model
-        .save_into(&mut store)
-        .context("saving the ID model")?;
+    save_module(&done.model.id_model, &dir.join("id-model.bpk"))?;
     write_atomically(
         &dir.join("id-model.json"),
         serde_json::to_string_pretty(&backbone)?.as_bytes(),

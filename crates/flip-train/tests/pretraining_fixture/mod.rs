@@ -9,6 +9,8 @@ use flip_align::{AlignConfig, FieldMasker, FlipPretrainer, MaskConfig, NoiseDist
 use flip_data::SplitData;
 use flip_id_models::{InputShape, ModelConfig};
 use flip_plm::{LoadOptions, load};
+use flip_train::parallel::Replicas;
+use flip_train::pretrain::{PretrainConfig, PretrainRun};
 
 /// Noise over the 30 ids of [`data`]: ids 0..3 of each field block reserved, the others with
 /// small made-up training counts.
@@ -42,6 +44,52 @@ pub fn data() -> SplitData {
         d.source_rows.push(r);
     }
     d
+}
+
+/// Everything a pretraining run over [`data`] needs but its settings and folder, on one
+/// autodiff CPU device.
+pub struct Setup {
+    pub device: Device,
+    pub noise: NoiseDistribution,
+    pub masker: FieldMasker,
+    pub data: SplitData,
+    pub replicas: Replicas,
+}
+
+impl Setup {
+    pub fn new() -> Self {
+        let device = Device::flex().autodiff();
+        Setup {
+            noise: noise(),
+            masker: masker(),
+            data: data(),
+            replicas: Replicas::single(device.clone()),
+            device,
+        }
+    }
+
+    /// A run with `config` writing into `dir`.
+    pub fn run<'a>(&'a self, config: &'a PretrainConfig, dir: &'a Path) -> PretrainRun<'a> {
+        PretrainRun {
+            config,
+            data: &self.data,
+            masker: &self.masker,
+            noise: &self.noise,
+            pad_id: 0,
+            replicas: &self.replicas,
+            run_dir: dir,
+        }
+    }
+
+    /// The fixture's model, freshly initialised, with the heads of `config`.
+    pub fn model(&self, config: &PretrainConfig) -> FlipPretrainer {
+        model(
+            &self.device,
+            &self.noise,
+            &config.align,
+            LoadOptions::default(),
+        )
+    }
 }
 
 pub fn model(
