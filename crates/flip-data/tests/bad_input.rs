@@ -486,3 +486,63 @@ fn csv_quotes_headers_and_empty_files() {
         &["clicks.csv:2: expected 7 fields as in the header, found 6"],
     );
 }
+
+/// Prepares the example-clicks recipe, read as Parquet, from a file with `columns`.
+fn parquet_clicks_fails(columns: Vec<(&str, arrow::array::ArrayRef)>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clicks.parquet");
+    let batch = arrow::array::RecordBatch::try_from_iter(columns).unwrap();
+    let file = std::fs::File::create(&path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let mut r = recipe("example-clicks").recipe;
+    r.source.format = flip_data::recipe::SourceFormat::Parquet;
+    r.source.delimiter = None;
+    r.source.encoding = None;
+    let recipe = LoadedRecipe::new(r, &datasets().join("example-clicks/recipe.toml")).unwrap();
+    prepare_fails(&recipe, &path)
+}
+
+#[test]
+fn parquet_sources_with_a_missing_column_or_a_target_that_is_not_a_number() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    let text = |v: &[&str]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
+    let rows = 3;
+    let common = || {
+        vec![
+            ("user", text(&["u1", "u2", "u3"])),
+            ("region", text(&["west", "east", "west"])),
+            ("ad_category", text(&["books", "travel", "books"])),
+            ("hour", text(&["6", "7", "8"])),
+            (
+                "time",
+                Arc::new(Int64Array::from(vec![1_700_000_000i64; rows])) as ArrayRef,
+            ),
+        ]
+    };
+    let mut without_device = common();
+    without_device.push((
+        "clicked",
+        Arc::new(Float64Array::from(vec![1.0, 0.0, 1.0])) as ArrayRef,
+    ));
+    let err = parquet_clicks_fails(without_device);
+    assert_names(
+        &err,
+        &["clicks.parquet: no column `device` (found: user, region"],
+    );
+
+    let mut nan_target = common();
+    nan_target.push(("device", text(&["phone", "tablet", "phone"])));
+    nan_target.push((
+        "clicked",
+        Arc::new(Float64Array::from(vec![1.0, f64::NAN, 1.0])) as ArrayRef,
+    ));
+    let err = parquet_clicks_fails(nan_target);
+    assert_names(
+        &err,
+        &["clicks.parquet:2: clicked is missing or not a number"],
+    );
+}
