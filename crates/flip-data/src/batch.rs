@@ -96,6 +96,43 @@ impl<'a> Batcher<'a> {
         self
     }
 
+    /// Visits rows from the shortest prompt to the longest (ties in the current order), so
+    /// that each batch pads little: for scoring, where the order does not matter. Each
+    /// batch's [`Batch::rows`] says where its rows belong.
+    pub fn by_length(mut self) -> Self {
+        let data = self.data;
+        self.order.sort_by_key(|&r| data.row_tokens(r).len());
+        self
+    }
+
+    /// Groups rows of similar prompt length into the same batches while keeping the visit
+    /// random (for training; call after [`Batcher::shuffled`]): the current order is cut into
+    /// windows of `window_batches` batches, each window sorted by prompt length and cut into
+    /// batches, and then the full batches are visited in a seeded random order (a short last
+    /// batch stays last). With `window_batches` 1 the batches keep their rows and only their
+    /// order changes.
+    ///
+    /// # Panics
+    /// When `window_batches` is 0.
+    pub fn bucketed(mut self, window_batches: usize, seed: u64) -> Self {
+        assert!(window_batches > 0, "a window holds at least one batch");
+        let data = self.data;
+        let size = self.batch_size;
+        for window in self.order.chunks_mut(size * window_batches) {
+            window.sort_by_key(|&r| data.row_tokens(r).len());
+        }
+        let full = self.order.len() / size;
+        let mut visit: Vec<usize> = (0..full).collect();
+        visit.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let mut order = Vec::with_capacity(self.order.len());
+        for b in visit {
+            order.extend_from_slice(&self.order[b * size..(b + 1) * size]);
+        }
+        order.extend_from_slice(&self.order[full * size..]);
+        self.order = order;
+        self
+    }
+
     /// Number of batches.
     pub fn num_batches(&self) -> usize {
         self.order.len().div_ceil(self.batch_size)
@@ -256,6 +293,85 @@ mod tests {
         assert_eq!(tail.token_fields[5..], [-1, 0, 0, 1, -1]);
         assert_eq!(tail.rows, vec![1, 2]);
         assert_eq!(b.slice_rows(0..0).size, 0);
+    }
+
+    /// Six rows of prompt lengths 5, 2, 6, 3, 4, 2.
+    fn varied_lengths() -> SplitData {
+        let lengths = [5usize, 2, 6, 3, 4, 2];
+        let mut offsets = vec![0];
+        for l in lengths {
+            offsets.push(offsets.last().unwrap() + l);
+        }
+        let total = *offsets.last().unwrap();
+        SplitData {
+            num_fields: 1,
+            ids: (0..6).collect(),
+            labels: vec![0, 1, 0, 1, 0, 1],
+            token_offsets: offsets,
+            tokens: vec![7; total],
+            token_fields: vec![0; total],
+            source_rows: (0..6).collect(),
+        }
+    }
+
+    #[test]
+    fn scoring_by_length_pads_least_and_names_each_row() {
+        let d = varied_lengths();
+        let batches: Vec<Batch> = Batcher::new(&d, 2, Padding::Longest, 0)
+            .by_length()
+            .collect();
+        let rows: Vec<Vec<usize>> = batches.iter().map(|b| b.rows.clone()).collect();
+        // Lengths 2, 2 | 3, 4 | 5, 6: ties keep split order.
+        assert_eq!(rows, vec![vec![1, 5], vec![3, 4], vec![0, 2]]);
+        let lens: Vec<usize> = batches.iter().map(|b| b.seq_len).collect();
+        assert_eq!(lens, vec![2, 4, 6]);
+        // Padded positions: 0 + 1 + 1, against 3 + 3 + 2 in split order.
+        let padding = |bs: &[Batch]| -> usize {
+            bs.iter()
+                .map(|b| b.attention_mask.iter().filter(|m| !**m).count())
+                .sum()
+        };
+        let plain: Vec<Batch> = Batcher::new(&d, 2, Padding::Longest, 0).collect();
+        assert_eq!((padding(&batches), padding(&plain)), (2, 8));
+    }
+
+    #[test]
+    fn buckets_sort_each_window_and_shuffle_whole_batches() {
+        let d = varied_lengths();
+        let batches = |window: usize, seed: u64| -> Vec<Vec<usize>> {
+            Batcher::new(&d, 2, Padding::Longest, 0)
+                .bucketed(window, seed)
+                .map(|b| b.rows)
+                .collect()
+        };
+        // One window of all three batches: sorted 1, 5 | 3, 4 | 0, 2, then visited in a
+        // seeded order; every row once.
+        for seed in 0..8 {
+            let mut got = batches(3, seed);
+            assert_eq!(got, batches(3, seed), "seeded");
+            got.sort();
+            assert_eq!(got, vec![vec![0, 2], vec![1, 5], vec![3, 4]]);
+        }
+        // Windows of one batch keep the batches of the plain order (rows sorted inside).
+        let mut got = batches(1, 5);
+        got.sort();
+        assert_eq!(got, vec![vec![1, 0], vec![3, 2], vec![5, 4]]);
+        // Some seed visits the batches in another order than the sorted one.
+        assert!((0..8).any(|seed| batches(3, seed)[0] != vec![1, 5]));
+        // Seven rows in batches of 2: the short batch (the last window's longest row) stays last.
+        let mut d7 = varied_lengths();
+        d7.ids.push(6);
+        d7.labels.push(0);
+        d7.token_offsets.push(d7.token_offsets.last().unwrap() + 1);
+        d7.tokens.push(7);
+        d7.token_fields.push(0);
+        d7.source_rows.push(6);
+        let got: Vec<Vec<usize>> = Batcher::new(&d7, 2, Padding::Longest, 0)
+            .bucketed(4, 1)
+            .map(|b| b.rows)
+            .collect();
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[3], vec![2]);
     }
 
     #[test]

@@ -40,13 +40,17 @@ pub struct FinetuneConfig {
     /// Learning rate of the ID tower, the head and `α` when FLIP starts from finetuned towers
     /// (the staged protocol), in place of `learning_rate`. Default 5e-5.
     pub staged_learning_rate: f64,
+    /// Most epochs of the staged protocol's joint finetuning, in place of `max_epochs`; 0
+    /// keeps the starting mixture (the finetuned towers, `α` chosen on validation rows) as
+    /// FLIP. Default: `max_epochs`.
+    pub staged_max_epochs: Option<usize>,
     /// AdamW weight decay. Default 1e-3.
     pub weight_decay: f64,
     /// Rows per step. Default 32.
     pub batch_size: usize,
     /// Rows per scoring step. Default 128.
     pub eval_batch_size: usize,
-    /// Most epochs. Default 3.
+    /// Most epochs (0 only with `keep_start`: the starting model is kept). Default 3.
     pub max_epochs: usize,
     /// Epochs without a better validation AUC before stopping. Default 1.
     pub patience: usize,
@@ -59,6 +63,11 @@ pub struct FinetuneConfig {
     /// it on validation: a model that starts from finetuned towers is then never made worse.
     /// Default false.
     pub keep_start: bool,
+    /// Batches rows of similar prompt length together, for less padding: each epoch's
+    /// shuffled rows are cut into windows of this many batches, each window sorted by prompt
+    /// length and cut into batches, visited in random order ([`Batcher::bucketed`]). 0 keeps
+    /// the plain shuffled batches. Default 0.
+    pub length_bucket_batches: usize,
     /// Seed of the head, the batch order and dropout. Default 2012.
     pub seed: u64,
 }
@@ -69,6 +78,7 @@ impl Default for FinetuneConfig {
             learning_rate: 1e-3,
             plm_learning_rate: 5e-5,
             staged_learning_rate: 5e-5,
+            staged_max_epochs: None,
             weight_decay: 1e-3,
             batch_size: 32,
             eval_batch_size: 128,
@@ -77,6 +87,7 @@ impl Default for FinetuneConfig {
             gated_alpha: false,
             keep_start: false,
             freeze_word_embeddings: false,
+            length_bucket_batches: 0,
             seed: 2012,
         }
     }
@@ -258,7 +269,32 @@ fn tensors(
     )
 }
 
-/// Click probabilities of every row of `data` (inference device), prompts padded per batch.
+/// The values of a `[B]` tensor on the host.
+fn host_values(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().convert::<f32>().iter::<f32>().collect()
+}
+
+/// Runs `score` on batches of `data` grouped by prompt length (little padding) and puts each
+/// row's values back at its place in the split: `[N]` per output of `score`.
+fn scored_in_split_order<const K: usize>(
+    data: &SplitData,
+    batch_size: usize,
+    pad_id: u32,
+    mut score: impl FnMut(&Batch) -> [Vec<f32>; K],
+) -> [Vec<f32>; K] {
+    let mut out: [Vec<f32>; K] = std::array::from_fn(|_| vec![f32::NAN; data.len()]);
+    for batch in Batcher::new(data, batch_size, Padding::Longest, pad_id).by_length() {
+        for (values, column) in score(&batch).into_iter().zip(out.iter_mut()) {
+            for (&row, value) in batch.rows.iter().zip(values) {
+                column[row] = value;
+            }
+        }
+    }
+    out
+}
+
+/// Click probabilities of every row of `data` (inference device) `[N]`, in split order; rows
+/// are scored in batches of similar prompt length, each padded to its longest prompt.
 pub fn predict_text(
     model: &TextClassifier,
     data: &SplitData,
@@ -266,16 +302,12 @@ pub fn predict_text(
     pad_id: u32,
     device: &Device,
 ) -> Vec<f32> {
-    let mut probs = Vec::with_capacity(data.len());
-    for batch in Batcher::new(data, batch_size, Padding::Longest, pad_id) {
-        let (ids, tokens, mask, _) = tensors(&batch, device);
-        probs.extend(
-            sigmoid(model.forward(ids, tokens, mask).output)
-                .into_data()
-                .convert::<f32>()
-                .iter::<f32>(),
-        );
-    }
+    let [probs] = scored_in_split_order(data, batch_size, pad_id, |batch| {
+        let (ids, tokens, mask, _) = tensors(batch, device);
+        [host_values(sigmoid(
+            model.forward(ids, tokens, mask).output,
+        ))]
+    });
     probs
 }
 
@@ -288,22 +320,15 @@ pub fn tower_logits(
     pad_id: u32,
     device: &Device,
 ) -> (Option<Vec<f32>>, Vec<f32>) {
-    let values = |t: Tensor<1>| {
-        t.into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32")
-    };
-    let (mut id, mut plm) = (model.id_model.as_ref().map(|_| Vec::new()), Vec::new());
-    for batch in Batcher::new(data, batch_size, Padding::Longest, pad_id) {
-        let (ids, tokens, mask, _) = tensors(&batch, device);
+    let [id, plm] = scored_in_split_order(data, batch_size, pad_id, |batch| {
+        let (ids, tokens, mask, _) = tensors(batch, device);
         let logits = model.forward(ids, tokens, mask);
-        if let (Some(out), Some(logit)) = (id.as_mut(), logits.id) {
-            out.extend(values(logit));
-        }
-        plm.extend(values(logits.plm));
-    }
-    (id, plm)
+        [
+            logits.id.map(host_values).unwrap_or_default(),
+            host_values(logits.plm),
+        ]
+    });
+    (model.id_model.is_some().then_some(id), plm)
 }
 
 /// AUC and LogLoss of `model` on `data`.
@@ -377,8 +402,12 @@ pub fn finetune(
     let mut since_best = 0;
     for epoch in 1..=config.max_epochs {
         let started = Instant::now();
-        let batches = Batcher::new(train, config.batch_size, Padding::Longest, pad_id)
-            .shuffled(config.seed.wrapping_add(epoch as u64));
+        let epoch_seed = config.seed.wrapping_add(epoch as u64);
+        let mut batches =
+            Batcher::new(train, config.batch_size, Padding::Longest, pad_id).shuffled(epoch_seed);
+        if config.length_bucket_batches > 0 {
+            batches = batches.bucketed(config.length_bucket_batches, epoch_seed ^ 0xB0C4E7);
+        }
         let progress = ProgressBar::new(batches.num_batches() as u64)
             .with_style(
                 ProgressStyle::with_template(

@@ -49,9 +49,33 @@ pub fn log_loss(labels: &[u8], probs: &[f32]) -> f64 {
     total / labels.len() as f64
 }
 
+/// The prior's LogLoss: every row of `labels` scored at the click rate of `train_labels` (what a
+/// model that learned the base rate and nothing else scores). Returns `(click rate, LogLoss)`.
+pub fn prior_log_loss(train_labels: &[u8], labels: &[u8]) -> (f64, f64) {
+    let rate = train_labels.iter().map(|&y| f64::from(y)).sum::<f64>() / train_labels.len() as f64;
+    let eps = f64::EPSILON;
+    let p = rate.clamp(eps, 1.0 - eps);
+    let total: f64 = labels
+        .iter()
+        .map(|&y| if y == 1 { -p.ln() } else { -(1.0 - p).ln() })
+        .sum();
+    (rate, total / labels.len() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prior_scores_every_row_at_the_training_click_rate() {
+        // p = 3/4: (−ln 0.75 − ln 0.25) / 2.
+        let (rate, loss) = prior_log_loss(&[1, 1, 0, 1], &[1, 0]);
+        assert_eq!(rate, 0.75);
+        assert!((loss - 0.836_988_216_6).abs() < 1e-9, "{loss}");
+        // Scoring at the rate of the rows themselves gives their entropy.
+        let (_, entropy) = prior_log_loss(&[1, 0], &[1, 0]);
+        assert!((entropy - std::f64::consts::LN_2).abs() < 1e-12);
+    }
 
     // Reference values computed once with scikit-learn 1.x (roc_auc_score, log_loss).
     #[test]

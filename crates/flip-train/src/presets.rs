@@ -56,7 +56,7 @@ impl Preset {
             description: "language model cut to its first 2 layers; pretraining on 4,096 sampled training rows for 1 epoch (batch 32, \
                           learning rate 1e-3 for the ID tower and heads, 1e-4 for the language model; \
                           contrastive loss on batch-centred, normalised projections with a learned temperature from 0.1); \
-                          variants with the language model finetuned on 4,096 sampled training rows for at most 2 epochs; \
+                          variants with the language model finetuned on 4,096 sampled training rows for at most 2 epochs, in batches of similar prompt length; \
                           all variants scored on 2,000 sampled validation and test rows; ID-only variants trained on all rows for at most 5 epochs; \
                           FLIP in stages, from this seed's FLIP_ID and FLIP_PLM"
                 .into(),
@@ -77,6 +77,7 @@ impl Preset {
             },
             finetune: FinetuneConfig {
                 max_epochs: 2,
+                length_bucket_batches: 64,
                 ..FinetuneConfig::default()
             },
             finetune_rows: Some(4096),

@@ -22,7 +22,7 @@ pub struct SeedOutcome {
     pub best_epoch: usize,
     /// Epochs run.
     pub epochs: usize,
-    /// Mean wall seconds of a training epoch.
+    /// Mean wall seconds of a training epoch (0 when none ran: a kept starting model).
     pub seconds_per_epoch: f64,
 }
 
@@ -55,7 +55,7 @@ impl SeedOutcome {
             best_epoch,
             epochs: history.len(),
             seconds_per_epoch: history.iter().map(|r| r.train_seconds).sum::<f64>()
-                / history.len() as f64,
+                / history.len().max(1) as f64,
         }
     }
 }

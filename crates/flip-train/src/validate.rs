@@ -156,7 +156,7 @@ impl Check for FinetuneConfig {
         c.non_negative("weight_decay", self.weight_decay);
         c.at_least("batch_size", self.batch_size, 1);
         c.at_least("eval_batch_size", self.eval_batch_size, 1);
-        c.at_least("max_epochs", self.max_epochs, 1);
+        c.at_least("max_epochs", self.max_epochs, usize::from(!self.keep_start));
     }
 }
 

@@ -6,10 +6,13 @@ mod common;
 use std::path::Path;
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use flip_data::SplitData;
 use flip_id_models::{InputShape, ModelConfig};
 use flip_plm::{LoadOptions, load};
 use flip_train::divergence::TrainError;
-use flip_train::finetune::{FinetuneConfig, TextClassifier, evaluate_text, finetune};
+use flip_train::finetune::{
+    FinetuneConfig, TextClassifier, evaluate_text, finetune, predict_text, tower_logits,
+};
 
 use common::text_signal_data;
 use flip_train::parallel::Replicas;
@@ -104,4 +107,82 @@ fn a_diverged_loss_stops_finetuning_with_its_epoch_and_step() {
     };
     assert_eq!((error.stage, error.epoch, error.step), ("finetuning", 1, 2));
     assert!(error.to_string().contains("epoch 1, step 2"), "{error}");
+}
+
+/// `rows` rows whose prompts are 3 to 8 tokens long, in no order of length.
+fn varied_length_data(rows: usize) -> SplitData {
+    let mut d = SplitData {
+        num_fields: 2,
+        token_offsets: vec![0],
+        ..SplitData::default()
+    };
+    for r in 0..rows {
+        d.ids.extend([3 + (r % 2) as u32, 13 + (r % 3) as u32]);
+        d.labels.push((r % 2) as u8);
+        let extra = (r * 7) % 6;
+        d.tokens.extend([2, 30 + (r % 5) as u32]);
+        d.tokens
+            .extend(std::iter::repeat_n(40 + (r % 4) as u32, extra));
+        d.tokens.push(3);
+        d.token_fields.extend([-1, 0]);
+        d.token_fields.extend(std::iter::repeat_n(1, extra));
+        d.token_fields.push(-1);
+        d.token_offsets.push(d.tokens.len());
+        d.source_rows.push(r as u32);
+    }
+    d
+}
+
+#[test]
+fn scores_batched_by_length_come_back_in_split_order() {
+    let device = Device::flex();
+    device.seed(5);
+    let plm = tiny_plm(&device);
+    let id = ModelConfig::from_name("lr").unwrap().init(
+        InputShape {
+            num_features: 20,
+            num_fields: 2,
+        },
+        &device,
+    );
+    let model = TextClassifier::new(plm.model, Some(id), false, &device).with_alpha(0.3);
+    let data = varied_length_data(23);
+    // Each row alone, unpadded, in split order.
+    let mut alone = Vec::new();
+    for r in 0..data.len() {
+        let row_ids: Vec<i64> = data.row_ids(r).iter().map(|&i| i64::from(i)).collect();
+        let tokens: Vec<i64> = data.row_tokens(r).iter().map(|&t| i64::from(t)).collect();
+        let l = tokens.len();
+        let out = model.forward(
+            Tensor::from_data(TensorData::new(row_ids, [1, 2]), &device),
+            Tensor::from_data(TensorData::new(tokens, [1, l]), &device),
+            Tensor::from_data(TensorData::new(vec![true; l], [1, l]), &device),
+        );
+        alone.push((
+            out.output.into_scalar::<f32>(),
+            out.id.unwrap().into_scalar::<f32>(),
+            out.plm.into_scalar::<f32>(),
+        ));
+    }
+    let probs = predict_text(&model, &data, 8, 0, &device);
+    let (id, plm) = tower_logits(&model, &data, 8, 0, &device);
+    let id = id.expect("an ID tower");
+    assert_eq!((probs.len(), id.len(), plm.len()), (23, 23, 23));
+    for (r, &(output, id_alone, plm_alone)) in alone.iter().enumerate() {
+        let sigmoid = 1.0 / (1.0 + (-output).exp());
+        assert!(
+            (probs[r] - sigmoid).abs() < 1e-5,
+            "row {r}: {} vs {sigmoid}",
+            probs[r]
+        );
+        assert!((id[r] - id_alone).abs() < 1e-5, "row {r}: ID logit");
+        assert!(
+            (plm[r] - plm_alone).abs() < 1e-4,
+            "row {r}: {} vs {plm_alone}",
+            plm[r]
+        );
+    }
+    // Without an ID tower there are no ID logits.
+    let text_only = TextClassifier::new(tiny_plm(&device).model, None, false, &device);
+    assert!(tower_logits(&text_only, &data, 8, 0, &device).0.is_none());
 }

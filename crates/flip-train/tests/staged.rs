@@ -12,8 +12,9 @@ use flip_train::experiment::{
 };
 use flip_train::finetune::JointProtocol;
 
-#[test]
-fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report() {
+/// The example dataset prepared for the tiny BERT in a scratch `FLIP_HOME`, and cpu-quick
+/// settings cut to its size.
+fn example_setup() -> (tempfile::TempDir, flip_data::PreparedDataset, FlipSettings) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let tiny_bert = root.join("crates/flip-plm/tests/fixtures/tiny-bert");
     let scratch = tempfile::tempdir().unwrap();
@@ -24,7 +25,6 @@ fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report(
             tiny_bert.display().to_string(),
         ))
         .unwrap();
-    let full_test = prepared.dataset.meta().splits.test.rows;
     let mut settings = FlipSettings::from_preset(
         &preset_named("cpu-quick").unwrap(),
         model_named("dcnv2").unwrap(),
@@ -39,18 +39,20 @@ fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report(
     settings.id_training.max_epochs = 2;
     settings.finetune.max_epochs = 2;
     settings.finetune.patience = 2;
+    (scratch, prepared.dataset, settings)
+}
+
+#[test]
+fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report() {
+    let (scratch, dataset, mut settings) = example_setup();
+    let full_test = dataset.meta().splits.test.rows;
     // Fewer test rows than the split has, so that the full test split is scored apart.
-    settings.eval_rows = Some(full_test as usize - 2);
+    settings.eval_rows = Some(full_test - 2);
     let run = scratch.path().join("run");
     let device = Device::flex();
 
-    let mut experiment = Experiment::new(
-        prepared.dataset.clone(),
-        settings.clone(),
-        &run,
-        device.clone(),
-    )
-    .unwrap();
+    let mut experiment =
+        Experiment::new(dataset.clone(), settings.clone(), &run, device.clone()).unwrap();
     let report = experiment.run().unwrap();
     for key in ["flip-id", "flip-plm"] {
         let path = run.join("finetuned").join(format!("{key}-seed2012.bpk"));
@@ -59,10 +61,7 @@ fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report(
     let flip = Variant::Flip.label("dcnv2");
     let flip_full = Variant::Flip.full_test_label("dcnv2");
     let kept = &report.table.rows[&flip].seeds[0];
-    assert_eq!(
-        report.table.rows[&flip_full].seeds[0].test.rows,
-        full_test as usize
-    );
+    assert_eq!(report.table.rows[&flip_full].seeds[0].test.rows, full_test);
     // The kept model is the best on validation among the starting mixture and the epochs.
     let record: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(run.join("finished/flip-seed2012.json")).unwrap(),
@@ -75,6 +74,15 @@ fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report(
             "kept {} (epoch {}) below an epoch's {epoch_auc}",
             kept.valid.auc,
             kept.best_epoch
+        );
+    }
+    // Every variant with the language model is scored on the full test split too.
+    for v in [Variant::Plm, Variant::FlipPlm] {
+        assert_eq!(
+            report.table.rows[&v.full_test_label("dcnv2")].seeds[0]
+                .test
+                .rows,
+            full_test
         );
     }
     let paired = |first: &str, second: &str| {
@@ -91,9 +99,29 @@ fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report(
         &flip_full,
         &Variant::FlipId.full_test_label("dcnv2")
     ));
+    assert!(paired(
+        &Variant::FlipPlm.full_test_label("dcnv2"),
+        &Variant::Plm.full_test_label("dcnv2")
+    ));
     assert!(report.markdown.contains("FLIP protocol: staged"));
+    // The prior's LogLoss beside the table, on the test rows and the full test split.
+    assert!(
+        report
+            .markdown
+            .contains("The prior, every row scored at the training click rate")
+    );
+    let prior = &report.json["prior"];
+    assert!(prior["test_logloss"].as_f64().unwrap() > 0.0);
+    assert!(prior["full_test_logloss"].as_f64().is_some());
+    // Ten of twelve validation rows select the towers' epochs: too few are left apart, so FLIP
+    // is selected on the same rows, and the report says so.
+    assert!(
+        report
+            .markdown
+            .contains("the same validation rows as the towers' epochs")
+    );
 
-    let mut again = Experiment::new(prepared.dataset, settings, &run, device)
+    let mut again = Experiment::new(dataset, settings, &run, device)
         .unwrap()
         .resuming(true);
     let resumed = again.run().unwrap();
@@ -102,4 +130,45 @@ fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report(
         assert_eq!(row.auc.mean, other.auc.mean, "{name}");
         assert_eq!(row.logloss.mean, other.logloss.mean, "{name}");
     }
+}
+
+#[test]
+fn staged_flip_without_joint_epochs_is_the_mixture_chosen_on_other_validation_rows() {
+    let (scratch, dataset, mut settings) = example_setup();
+    let valid = dataset.meta().splits.valid.rows;
+    // Half the validation rows select the towers' epochs, the other half FLIP's α.
+    settings.eval_rows = Some(valid / 2);
+    settings.finetune.staged_max_epochs = Some(0);
+    let run = scratch.path().join("run");
+    let report = Experiment::new(dataset.clone(), settings.clone(), &run, Device::flex())
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(report.markdown.contains(&format!(
+        "α and the epoch chosen on {} other validation rows",
+        valid / 2
+    )));
+    let flip = &report.table.rows[&Variant::Flip.label("dcnv2")].seeds[0];
+    assert_eq!(flip.best_epoch, 0, "the starting mixture, no joint epoch");
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("finished/flip-seed2012.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        record["curve"].as_array().map(Vec::len),
+        Some(0),
+        "no epoch ran"
+    );
+    assert_eq!(
+        record["outcome"]["seconds_per_epoch"], 0.0,
+        "no training time"
+    );
+    // The record reads back: a resumed run reports FLIP without finetuning it again.
+    let resumed = Experiment::new(dataset, settings, &run, Device::flex())
+        .unwrap()
+        .resuming(true)
+        .run()
+        .unwrap();
+    let again = &resumed.table.rows[&Variant::Flip.label("dcnv2")].seeds[0];
+    assert_eq!(again, flip);
 }

@@ -34,13 +34,13 @@ use super::run_dir::{claim, release_if_unused};
 use super::saved::{SavedRun, load_module, save_module};
 use super::settings::FlipSettings;
 use super::towers::{Towers, check_prompt_length, input_shape, pretrain_towers};
-use super::variants::{Ablation, Finished, Variant, curve, sample};
+use super::variants::{Ablation, Finished, Variant, curve, sample, sample_apart};
 use crate::atomic::{write_atomically, write_json_atomically};
 use crate::ctr::{CtrTrainConfig, EpochRecord, evaluate, fit};
 use crate::finetune::{
     FinetuneConfig, JointProtocol, TextClassifier, evaluate_text, finetune, tower_logits,
 };
-use crate::metrics::auc;
+use crate::metrics::{auc, prior_log_loss};
 use crate::mixing::mixing_weight_by_auc;
 use crate::parallel::Replicas;
 use crate::plot::{Series, line_chart};
@@ -55,10 +55,21 @@ struct Rows {
     train_sample: SplitData,
     /// Sampled validation rows (early stopping).
     valid: SplitData,
+    /// As many other validation rows (none when fewer are left): the staged protocol chooses
+    /// FLIP's `α` and epoch on rows that selected neither tower's epoch.
+    mixing: Option<SplitData>,
     /// Sampled test rows (every variant).
     test: SplitData,
     /// The whole test split (the ID-only variants, when `test` is a sample).
     full_test: SplitData,
+}
+
+impl Rows {
+    /// The validation rows that choose FLIP's `α` and epoch in the staged protocol: those apart
+    /// from the early-stopping rows, else (too few others) the early-stopping rows.
+    fn selecting_flip(&self) -> &SplitData {
+        self.mixing.as_ref().unwrap_or(&self.valid)
+    }
 }
 
 /// The whole FLIP experiment in one run folder. [`Experiment::run`] does everything in order;
@@ -119,6 +130,7 @@ impl Experiment {
             (load(Split::Test)?, load(Split::Train)?, load(Split::Valid)?);
         let rows = Rows {
             train_sample: sample(&train, settings.finetune_rows, 2012),
+            mixing: sample_apart(&valid, settings.eval_rows, settings.eval_rows, 2013, 2015),
             valid: sample(&valid, settings.eval_rows, 2013),
             test: sample(&full_test, settings.eval_rows, 2014),
             full_test,
@@ -254,7 +266,7 @@ impl Experiment {
     }
 
     /// Finetunes `variant` with `seed` (pretraining first if it has not run), scores it on the
-    /// test rows (the ID-only variants and FLIP also on the full test split) and adds it to the
+    /// test rows (and on the full test split when those are a sample) and adds it to the
     /// report's rows. With resume, a variant finished before is read back. The first seed's
     /// FLIP_ID and FLIP are saved under `models/` for scoring. With the staged protocol, FLIP
     /// needs this seed's FLIP_ID and FLIP_PLM finetuned first (the order of
@@ -344,8 +356,10 @@ impl Experiment {
                 train_sample: self.rows.train_sample.len(),
                 valid: self.rows.valid.len(),
                 test: self.rows.test.len(),
+                mixing: self.rows.mixing.as_ref().map(SplitData::len),
             },
             pooling: self.pooling,
+            prior: self.prior(),
         })?;
         write_atomically(&self.dir.join("report.md"), report.markdown.as_bytes())?;
         write_atomically(
@@ -353,6 +367,19 @@ impl Experiment {
             serde_json::to_string_pretty(&report.json)?.as_bytes(),
         )?;
         Ok(report)
+    }
+
+    /// The prior's LogLoss on the test rows (and the full test split when they are a sample).
+    fn prior(&self) -> flip_report::Prior {
+        let rows = &self.rows;
+        let (click_rate, test_logloss) = prior_log_loss(&rows.train.labels, &rows.test.labels);
+        let full_test_logloss = (rows.full_test.len() != rows.test.len())
+            .then(|| prior_log_loss(&rows.train.labels, &rows.full_test.labels).1);
+        flip_report::Prior {
+            click_rate,
+            test_logloss,
+            full_test_logloss,
+        }
     }
 
     fn add(&mut self, name: String, outcome: SeedOutcome) {
@@ -439,8 +466,8 @@ impl Experiment {
     }
 
     /// A variant with the language model: built ([`Experiment::text_model`]) and finetuned on
-    /// the sample unless resume finds it finished; scored on the test rows, FLIP also on the
-    /// full test split.
+    /// the sample unless resume finds it finished; scored on the test rows and the full test
+    /// split.
     fn text_variant(
         &mut self,
         variant: Variant,
@@ -465,13 +492,21 @@ impl Experiment {
             } else {
                 ft.learning_rate
             },
+            max_epochs: match ft.staged_max_epochs {
+                Some(epochs) if staged => epochs,
+                _ => ft.max_epochs,
+            },
             ..ft.clone()
         };
         let mut log = String::new();
         let fitted = finetune(
             model,
             &self.rows.train_sample,
-            &self.rows.valid,
+            if staged {
+                self.rows.selecting_flip()
+            } else {
+                &self.rows.valid
+            },
             self.pad_id,
             &config,
             replicas,
@@ -509,7 +544,7 @@ impl Experiment {
                 fitted.best_epoch,
             )
         };
-        let full = (variant == Variant::Flip && self.rows.full_test.len() != self.rows.test.len())
+        let full = (self.rows.full_test.len() != self.rows.test.len())
             .then(|| score(&self.rows.full_test));
         let done = Finished {
             outcome: score(&self.rows.test),
@@ -662,21 +697,28 @@ impl Experiment {
             .with_pooling(pooling);
         load_module(&mut text, &plm_path)?;
         let joined = text.joined(id);
+        let rows = self.rows.selecting_flip();
         let (id_logits, plm_logits) = tower_logits(
             &joined.valid(),
-            &self.rows.valid,
+            rows,
             self.settings.finetune.eval_batch_size,
             self.pad_id,
             &device.clone().inner(),
         );
         let id_logits = id_logits.expect("joined with the ID tower");
-        let (alpha, mixed) = mixing_weight_by_auc(&id_logits, &plm_logits, &self.rows.valid.labels)
+        let (alpha, mixed) = mixing_weight_by_auc(&id_logits, &plm_logits, &rows.labels)
             .context("the validation rows hold one class only: no AUC to choose α by")?;
-        let alone = auc(&self.rows.valid.labels, &id_logits).unwrap_or(f64::NAN);
+        let alone = auc(&rows.labels, &id_logits).unwrap_or(f64::NAN);
+        let plm_alone = auc(&rows.labels, &plm_logits).unwrap_or(f64::NAN);
         tracing::info!(
-            "FLIP (staged), seed {seed}: α = {alpha:.2} chosen on {} validation rows: AUC {mixed:.4} \
-             (FLIP_ID alone {alone:.4})",
-            self.rows.valid.len()
+            "FLIP (staged), seed {seed}: α = {alpha:.2} chosen on {} validation rows{}: AUC {mixed:.4} \
+             (FLIP_ID alone {alone:.4}, FLIP_PLM alone {plm_alone:.4})",
+            rows.len(),
+            if self.rows.mixing.is_some() {
+                " apart from those that selected the towers' epochs"
+            } else {
+                " (the same that selected the towers' epochs: the validation split has no others)"
+            }
         );
         Ok(joined.with_alpha(alpha as f32))
     }

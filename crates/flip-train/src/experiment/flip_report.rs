@@ -33,6 +33,8 @@ pub(crate) struct RowCounts {
     pub train_sample: usize,
     pub valid: usize,
     pub test: usize,
+    /// Validation rows apart from `valid` (the staged protocol selects FLIP on them).
+    pub mixing: Option<usize>,
 }
 
 /// What a report is made of.
@@ -49,6 +51,17 @@ pub(crate) struct Inputs<'a> {
     pub counts: RowCounts,
     /// How the language model was pooled.
     pub pooling: Pooling,
+    pub prior: Prior,
+}
+
+/// The prior: every row scored at the training rows' click rate.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct Prior {
+    pub click_rate: f64,
+    /// LogLoss on the sampled test rows.
+    pub test_logloss: f64,
+    /// On the full test split, where the test rows are a sample.
+    pub full_test_logloss: Option<f64>,
 }
 
 /// Test-AUC differences between two variants, matched by seed.
@@ -90,6 +103,16 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     for (name, _) in input.rows {
         md.push_str(&table.rows[name].markdown_row());
     }
+    let prior = input.prior;
+    md.push_str(&format!(
+        "\nThe prior, every row scored at the training click rate ({:.4}): test LogLoss {:.4}{}. A \
+         variant whose LogLoss is near it has learned the base rate and little else.\n",
+        prior.click_rate,
+        prior.test_logloss,
+        prior
+            .full_test_logloss
+            .map_or_else(String::new, |l| format!(", full test split {l:.4}")),
+    ));
     let paired = paired_differences(input.rows, &comparisons(backbone, input.rows));
     if !paired.is_empty() {
         md.push_str(
@@ -158,8 +181,16 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         ft.patience,
         input.pooling.name(),
         match settings.joint {
-            JointProtocol::Official => "official (both pretrained towers finetuned together on the finetuning sample, α from 0)",
-            JointProtocol::Staged => "staged (FLIP starts from this seed's FLIP_ID, finetuned on all rows, and FLIP_PLM; α chosen by validation AUC; then both towers finetuned together on the finetuning sample at the staged learning rate, the starting mixture kept when no epoch beats it)",
+            JointProtocol::Official => "official (both pretrained towers finetuned together on the finetuning sample, α from 0)".to_owned(),
+            JointProtocol::Staged => format!(
+                "staged (FLIP starts from this seed's FLIP_ID, finetuned on all rows, and FLIP_PLM; α chosen by validation AUC; then both towers finetuned together on the finetuning sample at the staged learning rate {} for at most {} epochs, the starting mixture kept when no epoch beats it; α and the epoch chosen on {})",
+                ft.staged_learning_rate,
+                ft.staged_max_epochs.unwrap_or(ft.max_epochs),
+                match input.counts.mixing {
+                    Some(n) => format!("{n} other validation rows, apart from those that selected the towers' epochs"),
+                    None => "the same validation rows as the towers' epochs (the split has no others)".to_owned(),
+                }
+            ),
         }
     ));
     md.push_str("## Timings\n\n| phase | seconds |\n|---|---:|\n");
@@ -182,6 +213,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         "settings": toml::from_str::<toml::Value>(&to_toml(settings)?)?,
         "table": table,
         "paired": paired,
+        "prior": prior,
         "timings": input.timings,
         "seconds": input.seconds,
     });
@@ -216,6 +248,7 @@ fn comparisons(backbone: &str, rows: &[(String, Vec<SeedOutcome>)]) -> Vec<(Stri
             .map(|(name, _)| (name.clone(), scratch.clone())),
     );
     pairs.push((label(Variant::FlipPlm), label(Variant::Plm)));
+    pairs.push((full(Variant::FlipPlm), full(Variant::Plm)));
     pairs.push((full(Variant::Flip), full(Variant::Scratch)));
     pairs.push((full(Variant::Flip), full(Variant::FlipId)));
     pairs.push((label(Variant::Flip), label(Variant::FlipIdOnSample)));

@@ -140,23 +140,91 @@ pub fn curve(history: &[EpochRecord]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The rows of a seeded sample of `n` of `len` rows, ascending (every row when `n` is none or
+/// not smaller).
+fn sampled_rows(len: usize, n: Option<usize>, seed: u64) -> Vec<usize> {
+    match n {
+        Some(n) if n < len => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut rows = rand::seq::index::sample(&mut rng, len, n).into_vec();
+            rows.sort_unstable();
+            rows
+        }
+        _ => (0..len).collect(),
+    }
+}
+
 /// A seeded sample of `n` rows of `data`, in their original order (all rows when `n` is none
 /// or not smaller).
 pub fn sample(data: &SplitData, n: Option<usize>, seed: u64) -> SplitData {
-    match n {
-        Some(n) if n < data.len() => {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-            let mut rows = rand::seq::index::sample(&mut rng, data.len(), n).into_vec();
-            rows.sort_unstable();
-            data.subset(&rows)
-        }
-        _ => data.clone(),
+    if n.is_none_or(|n| n >= data.len()) {
+        return data.clone();
     }
+    data.subset(&sampled_rows(data.len(), n, seed))
+}
+
+/// `n` rows of `data` (all when `n` is none) that [`sample`]`(data, taken, taken_seed)` does
+/// not hold, drawn with `seed`, in their original order; `None` when fewer than `n` (or no)
+/// rows are left.
+pub fn sample_apart(
+    data: &SplitData,
+    n: Option<usize>,
+    taken: Option<usize>,
+    taken_seed: u64,
+    seed: u64,
+) -> Option<SplitData> {
+    let taken = sampled_rows(data.len(), taken, taken_seed);
+    let mut is_taken = vec![false; data.len()];
+    for r in taken {
+        is_taken[r] = true;
+    }
+    let rest: Vec<usize> = (0..data.len()).filter(|&r| !is_taken[r]).collect();
+    if rest.is_empty() || n.is_some_and(|n| rest.len() < n) {
+        return None;
+    }
+    let picked = sampled_rows(rest.len(), n, seed);
+    Some(data.subset(&picked.iter().map(|&i| rest[i]).collect::<Vec<_>>()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn numbered(rows: usize) -> SplitData {
+        SplitData {
+            num_fields: 1,
+            ids: (0..rows as u32).collect(),
+            labels: vec![0; rows],
+            token_offsets: vec![0; rows + 1],
+            source_rows: (0..rows as u32).collect(),
+            ..SplitData::default()
+        }
+    }
+
+    #[test]
+    fn rows_sampled_apart_never_meet_the_first_sample() {
+        let data = numbered(100);
+        let first = sample(&data, Some(30), 7);
+        let apart = sample_apart(&data, Some(30), Some(30), 7, 8).expect("70 rows remain");
+        assert_eq!((first.len(), apart.len()), (30, 30));
+        for r in &apart.source_rows {
+            assert!(!first.source_rows.contains(r), "row {r} in both samples");
+        }
+        assert!(
+            apart.source_rows.windows(2).all(|w| w[0] < w[1]),
+            "split order"
+        );
+        // Every row left when asked for all, none when fewer are left than asked for.
+        let rest = sample_apart(&data, None, Some(30), 7, 8).expect("rows remain");
+        assert_eq!(rest.len(), 70);
+        assert!(sample_apart(&data, Some(71), Some(30), 7, 8).is_none());
+        // The first sample is the whole split: nothing apart.
+        assert!(sample_apart(&data, Some(10), None, 7, 8).is_none());
+        assert!(sample_apart(&data, Some(10), Some(100), 7, 8).is_none());
+        // Seeded.
+        let again = sample_apart(&data, Some(30), Some(30), 7, 8).unwrap();
+        assert_eq!(again.source_rows, apart.source_rows);
+    }
 
     #[test]
     fn keys_and_seeds_are_those_of_earlier_runs() {
