@@ -406,6 +406,7 @@ pub fn finetune(
         let mut batches =
             Batcher::new(train, config.batch_size, Padding::Longest, pad_id).shuffled(epoch_seed);
         if config.length_bucket_batches > 0 {
+            // The batches' visit order draws from its own stream, apart from the rows' shuffle.
             batches = batches.bucketed(config.length_bucket_batches, epoch_seed ^ 0xB0C4E7);
         }
         let progress = ProgressBar::new(batches.num_batches() as u64)

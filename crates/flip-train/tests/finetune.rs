@@ -23,17 +23,22 @@ fn tiny_plm(device: &Device) -> flip_plm::LoadedPlm {
     load(&fixture, LoadOptions::default(), device).unwrap()
 }
 
-#[test]
-fn flip_mixes_the_two_logits_with_alpha() {
-    let device = Device::flex();
-    let plm = tiny_plm(&device);
-    let id = ModelConfig::from_name("lr").unwrap().init(
+/// Logistic regression on 2 fields of 20 feature ids: the ID tower of these tests.
+fn tiny_lr(device: &Device) -> flip_id_models::CtrNet {
+    ModelConfig::from_name("lr").unwrap().init(
         InputShape {
             num_features: 20,
             num_fields: 2,
         },
-        &device,
-    );
+        device,
+    )
+}
+
+#[test]
+fn flip_mixes_the_two_logits_with_alpha() {
+    let device = Device::flex();
+    let plm = tiny_plm(&device);
+    let id = tiny_lr(&device);
     let model = TextClassifier::new(plm.model, Some(id), false, &device);
     let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![4i64, 13], [1, 2]), &device);
     let tokens =
@@ -138,13 +143,7 @@ fn scores_batched_by_length_come_back_in_split_order() {
     let device = Device::flex();
     device.seed(5);
     let plm = tiny_plm(&device);
-    let id = ModelConfig::from_name("lr").unwrap().init(
-        InputShape {
-            num_features: 20,
-            num_fields: 2,
-        },
-        &device,
-    );
+    let id = tiny_lr(&device);
     let model = TextClassifier::new(plm.model, Some(id), false, &device).with_alpha(0.3);
     let data = varied_length_data(23);
     // Each row alone, unpadded, in split order.
