@@ -53,13 +53,7 @@ pub fn log_loss(labels: &[u8], probs: &[f32]) -> f64 {
 /// model that learned the base rate and nothing else scores). Returns `(click rate, LogLoss)`.
 pub fn prior_log_loss(train_labels: &[u8], labels: &[u8]) -> (f64, f64) {
     let rate = train_labels.iter().map(|&y| f64::from(y)).sum::<f64>() / train_labels.len() as f64;
-    let eps = f64::EPSILON;
-    let p = rate.clamp(eps, 1.0 - eps);
-    let total: f64 = labels
-        .iter()
-        .map(|&y| if y == 1 { -p.ln() } else { -(1.0 - p).ln() })
-        .sum();
-    (rate, total / labels.len() as f64)
+    (rate, log_loss(labels, &vec![rate as f32; labels.len()]))
 }
 
 #[cfg(test)]
