@@ -145,9 +145,41 @@ fn staged_flip_without_joint_epochs_is_the_mixture_chosen_on_other_validation_ro
         .run()
         .unwrap();
     assert!(report.markdown.contains(&format!(
-        "α and the epoch chosen on {} other validation rows",
+        "α and the epoch chosen on {} other validation rows, apart from those that selected \
+         FLIP_PLM's epoch (FLIP_ID's was chosen on all of them)",
         valid / 2
     )));
+    // The ID-only variants chose their epochs on every validation row (the preset's), the
+    // language-model variants on the sample.
+    assert!(settings.id_valid_all_rows);
+    let rows_scored = |key: &str| -> Vec<u64> {
+        std::fs::read_to_string(run.join(format!("{key}-seed2012.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["valid"]["rows"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    for key in ["dcnv2-scratch", "flip-id"] {
+        let rows = rows_scored(key);
+        assert!(
+            !rows.is_empty() && rows.iter().all(|&n| n == valid as u64),
+            "{key}: {rows:?}"
+        );
+    }
+    let rows = rows_scored("plm");
+    assert!(
+        !rows.is_empty() && rows.iter().all(|&n| n == (valid / 2) as u64),
+        "plm: {rows:?}"
+    );
+    assert!(
+        report
+            .markdown
+            .contains(&format!("the epoch chosen on all {valid} validation rows"))
+    );
     let flip = &report.table.rows[&Variant::Flip.label("dcnv2")].seeds[0];
     assert_eq!(flip.best_epoch, 0, "the starting mixture, no joint epoch");
     let record: serde_json::Value = serde_json::from_str(

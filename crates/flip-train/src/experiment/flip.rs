@@ -55,6 +55,9 @@ struct Rows {
     train_sample: SplitData,
     /// Sampled validation rows (early stopping).
     valid: SplitData,
+    /// The whole validation split (early stopping of the ID-only variants, when the settings
+    /// say so).
+    full_valid: SplitData,
     /// As many other validation rows (none when fewer are left): the staged protocol chooses
     /// FLIP's `α` and epoch on rows that selected neither tower's epoch.
     mixing: Option<SplitData>,
@@ -133,6 +136,7 @@ impl Experiment {
             mixing: sample_apart(&valid, settings.eval_rows, settings.eval_rows, 2013, 2015),
             valid: sample(&valid, settings.eval_rows, 2013),
             test: sample(&full_test, settings.eval_rows, 2014),
+            full_valid: valid,
             full_test,
             train,
         };
@@ -282,7 +286,8 @@ impl Experiment {
                 self.id_variant(variant, model, seed, &device)?
             }
             Variant::FlipId | Variant::FlipIdOnSample => {
-                let model = towers.id_model(self.shape, &device)?;
+                let model =
+                    towers.id_model_transferring(self.settings.id_transfer, self.shape, &device)?;
                 self.id_variant(variant, model, seed, &device)?
             }
             Variant::FlipIdAblated(a) => {
@@ -431,8 +436,13 @@ impl Experiment {
             Variant::ScratchOnSample | Variant::FlipIdOnSample => &self.rows.train_sample,
             _ => &self.rows.train,
         };
+        let valid = if self.settings.id_valid_all_rows {
+            &self.rows.full_valid
+        } else {
+            &self.rows.valid
+        };
         let mut log = String::new();
-        let fitted = fit(model, train, &self.rows.valid, &config, device, |r| {
+        let fitted = fit(model, train, valid, &config, device, |r| {
             push_record(&mut log, r)
         });
         self.write_log(&name, seed, &log);
@@ -640,7 +650,9 @@ impl Experiment {
             _ => towers.plm_dir(),
         };
         let id = match variant {
-            Variant::Flip => Some(towers.id_model(self.shape, device)?),
+            Variant::Flip => {
+                Some(towers.id_model_transferring(self.settings.id_transfer, self.shape, device)?)
+            }
             _ => None,
         };
         let (plm, pooling) = self.plm(&plm_dir, device)?;
@@ -714,7 +726,9 @@ impl Experiment {
             "FLIP (staged), seed {seed}: α = {alpha:.2} chosen on {} validation rows{}: AUC {mixed:.4} \
              (FLIP_ID alone {alone:.4}, FLIP_PLM alone {plm_alone:.4})",
             rows.len(),
-            if self.rows.mixing.is_some() {
+            if self.rows.mixing.is_some() && self.settings.id_valid_all_rows {
+                " apart from those that selected FLIP_PLM's epoch"
+            } else if self.rows.mixing.is_some() {
                 " apart from those that selected the towers' epochs"
             } else {
                 " (the same that selected the towers' epochs: the validation split has no others)"

@@ -152,8 +152,8 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     }
     let (id, ft) = (&settings.id_training, &settings.finetune);
     md.push_str(&format!(
-        "- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
-         - ID-only variants: Adam lr {}, batch {}, at most {} epochs, patience {} (on the finetuning sample: the language-model variants' batch, epochs, patience and ID learning rate)\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}; {} pooling\n\
+        "- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}; FLIP_ID starts from {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
+         - ID-only variants: Adam lr {}, batch {}, at most {} epochs, patience {}, the epoch chosen on {} (on the finetuning sample: the language-model variants' batch, epochs, patience and ID learning rate)\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}; {} pooling\n\
          - FLIP protocol: {}\n\n",
         input.preset.name,
         input.preset.description,
@@ -163,6 +163,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
             .plm_layers
             .map_or_else(|| "all".to_owned(), |k| k.to_string()),
         backbone,
+        settings.id_transfer.description(),
         input.counts.train,
         input.counts.train_sample,
         input.counts.valid,
@@ -173,6 +174,11 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         id.batch_size,
         id.max_epochs,
         id.patience,
+        if settings.id_valid_all_rows {
+            format!("all {} validation rows", meta.splits.valid.rows)
+        } else {
+            format!("the {} sampled validation rows", input.counts.valid)
+        },
         ft.plm_learning_rate,
         ft.learning_rate,
         ft.weight_decay,
@@ -187,6 +193,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
                 ft.staged_learning_rate,
                 ft.staged_max_epochs.unwrap_or(ft.max_epochs),
                 match input.counts.mixing {
+                    Some(n) if settings.id_valid_all_rows => format!("{n} other validation rows, apart from those that selected FLIP_PLM's epoch (FLIP_ID's was chosen on all of them)"),
                     Some(n) => format!("{n} other validation rows, apart from those that selected the towers' epochs"),
                     None => "the same validation rows as the towers' epochs (the split has no others)".to_owned(),
                 }

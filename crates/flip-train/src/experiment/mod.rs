@@ -42,5 +42,5 @@ pub use settings::{
     overlay_file, preset_named, seed_list, to_toml,
 };
 pub use sources::{MINILM, PrepareRequest, Sources};
-pub use towers::{PretrainSummary, Towers, input_shape, pretrain_towers};
+pub use towers::{IdTransfer, PretrainSummary, Towers, input_shape, pretrain_towers};
 pub use variants::{Ablation, Finished, Variant, sample};

@@ -11,6 +11,7 @@ use flip_plm::Pooling;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::towers::IdTransfer;
 use crate::ctr::CtrTrainConfig;
 use crate::finetune::{FinetuneConfig, JointProtocol};
 use crate::presets::Preset;
@@ -59,11 +60,19 @@ pub struct FlipSettings {
     pub id_only: bool,
     /// The ID-only variants (the backbone from scratch, FLIP_ID).
     pub id_training: CtrTrainConfig,
+    /// Whether the ID-only variants stop early and choose their epoch on every validation row
+    /// (cheap to score) rather than on the `eval_rows` sample the language-model variants use.
+    /// True in the presets; false in settings documents that lack it (runs made before it).
+    #[serde(default)]
+    pub id_valid_all_rows: bool,
     /// The variants with the language model (the plain language model, FLIP_PLM, FLIP).
     pub finetune: FinetuneConfig,
     /// How FLIP's two towers are finetuned together. Default: the preset's.
     #[serde(default)]
     pub joint: JointProtocol,
+    /// Which pretrained weights FLIP_ID (and FLIP's ID tower) starts from. Default: all.
+    #[serde(default)]
+    pub id_transfer: IdTransfer,
     /// The pretraining both towers start from.
     pub pretraining: PretrainSettings,
 }
@@ -117,8 +126,10 @@ impl FlipSettings {
                 max_epochs: preset.id_epochs,
                 ..CtrTrainConfig::default()
             },
+            id_valid_all_rows: true,
             finetune: preset.finetune.clone(),
             joint: preset.joint,
+            id_transfer: IdTransfer::All,
             pretraining: PretrainSettings::from_preset(preset, backbone, plm),
         }
     }
@@ -356,6 +367,20 @@ mod tests {
         ]);
         let back: IdBaselineSettings = toml::from_str(&to_toml(&id).unwrap()).unwrap();
         assert!(differences(&id, &back).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_document_from_before_a_key_existed_keeps_that_runs_behaviour() {
+        let mut doc: toml::Value =
+            toml::from_str(&to_toml(&flip(&Preset::cpu_quick())).unwrap()).unwrap();
+        let table = doc.as_table_mut().unwrap();
+        assert_eq!(table.remove("id_valid_all_rows"), Some(true.into()));
+        assert_eq!(table.remove("id_transfer"), Some("all".into()));
+        let earlier: FlipSettings = toml::from_str(&toml::to_string(&doc).unwrap()).unwrap();
+        // Earlier runs chose the ID-only variants' epochs on the sampled rows and transferred
+        // every pretrained weight.
+        assert!(!earlier.id_valid_all_rows);
+        assert_eq!(earlier.id_transfer, IdTransfer::All);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use flip_align::{FieldMasker, FlipPretrainer, NoiseDistribution};
 use flip_data::{Meta, PreparedDataset, Split};
 use flip_id_models::{CtrNet, InputShape, ModelConfig};
 use flip_plm::{LoadOptions, PlmConfig, load, save_pretrained};
+use serde::{Deserialize, Serialize};
 
 use super::interrupt::Interrupt;
 use super::run_dir::{claim, release_if_unused};
@@ -100,6 +101,34 @@ impl PretrainSummary {
     }
 }
 
+/// Which pretrained weights FLIP_ID starts from; the rest is drawn fresh, as for the backbone
+/// from scratch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdTransfer {
+    /// Every weight of the pretrained ID model (the official code's).
+    #[default]
+    All,
+    /// The feature embeddings (field tables and first-order weights) only; the layers above
+    /// them (cross network, DNN, output) start fresh.
+    Embeddings,
+    /// The layers above the embeddings only; the embeddings start fresh.
+    Layers,
+}
+
+impl IdTransfer {
+    /// What FLIP_ID starts from, for reports.
+    pub fn description(self) -> &'static str {
+        match self {
+            IdTransfer::All => "every pretrained weight",
+            IdTransfer::Embeddings => {
+                "the pretrained embeddings, the layers above them drawn fresh"
+            }
+            IdTransfer::Layers => "the pretrained layers, the embeddings drawn fresh",
+        }
+    }
+}
+
 impl Towers {
     /// The ID model with its pretrained weights, on `device`.
     pub fn id_model(&self, shape: InputShape, device: &Device) -> Result<CtrNet> {
@@ -109,6 +138,28 @@ impl Towers {
             .load_from(&mut BurnpackStore::from_file(&path))
             .with_context(|| format!("loading {}", path.display()))?;
         Ok(model)
+    }
+
+    /// The ID model with the pretrained weights `transfer` names and the others drawn as the
+    /// backbone's initialisation draws them, on `device`.
+    pub fn id_model_transferring(
+        &self,
+        transfer: IdTransfer,
+        shape: InputShape,
+        device: &Device,
+    ) -> Result<CtrNet> {
+        let pretrained = self.id_model(shape, device)?;
+        Ok(match transfer {
+            IdTransfer::All => pretrained,
+            IdTransfer::Embeddings => self
+                .backbone
+                .init(shape, device)
+                .with_embedding(pretrained.embedding().clone()),
+            IdTransfer::Layers => {
+                let fresh = self.backbone.init(shape, device);
+                pretrained.with_embedding(fresh.embedding().clone())
+            }
+        })
     }
 
     /// The pretrained language model folder.
@@ -347,4 +398,118 @@ fn pretrain_claimed(
         seconds,
         summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    use flip_id_models::FeatureEmbedding;
+    use flip_id_models::models::dcnv2::DcnV2Config;
+
+    use super::*;
+    use crate::experiment::saved::save_module;
+
+    /// A model's float parameters in visiting order: those under its feature embedding, and
+    /// the others.
+    #[derive(Default)]
+    struct Split {
+        depth_in_embedding: Option<usize>,
+        depth: usize,
+        embeddings: Vec<f32>,
+        layers: Vec<f32>,
+    }
+
+    impl ModuleVisitor for Split {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.depth += 1;
+            if name == "emb" && self.depth_in_embedding.is_none() {
+                self.depth_in_embedding = Some(self.depth);
+            }
+        }
+
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            if self.depth_in_embedding == Some(self.depth) {
+                self.depth_in_embedding = None;
+            }
+            self.depth -= 1;
+        }
+
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let values = param.val().into_data().convert::<f32>();
+            let out = if self.depth_in_embedding.is_some() {
+                &mut self.embeddings
+            } else {
+                &mut self.layers
+            };
+            out.extend(values.iter::<f32>());
+        }
+    }
+
+    fn split(model: &CtrNet) -> (Vec<f32>, Vec<f32>) {
+        let mut s = Split::default();
+        model.visit(&mut s);
+        (s.embeddings, s.layers)
+    }
+
+    #[test]
+    fn transfer_keeps_the_named_pretrained_weights_and_draws_the_rest() {
+        let device = Device::flex();
+        let shape = InputShape {
+            num_features: 12,
+            num_fields: 3,
+        };
+        let backbone = ModelConfig::Dcnv2(
+            DcnV2Config::new()
+                .with_embedding_dim(4)
+                .with_hidden(vec![8])
+                .with_rank(2)
+                .with_experts(2),
+        );
+        device.seed(1);
+        // "Pretrained": layers drawn with seed 1, embeddings set far from any fresh draw
+        // (fresh tables are N(0, 1e-4)).
+        let pretrained = backbone
+            .init(shape, &device)
+            .with_embedding(FeatureEmbedding {
+                table: Param::from_tensor(Tensor::full([12, 4], 0.5, &device)),
+                linear: Param::from_tensor(Tensor::full([12, 1], -0.25, &device)),
+            });
+        let (pre_emb, pre_layers) = split(&pretrained);
+        assert_eq!(pre_emb.len(), 12 * 4 + 12);
+        let dir = tempfile::tempdir().unwrap();
+        save_module(&pretrained, &dir.path().join("id-model.bpk")).unwrap();
+        let towers = Towers {
+            dir: dir.path().to_owned(),
+            backbone,
+            seconds: 0.0,
+            summary: None,
+        };
+        device.seed(2);
+        let load = |t| split(&towers.id_model_transferring(t, shape, &device).unwrap());
+
+        let (emb, layers) = load(IdTransfer::All);
+        assert_eq!((&emb, &layers), (&pre_emb, &pre_layers));
+
+        let (emb, layers) = load(IdTransfer::Embeddings);
+        assert_eq!(emb, pre_emb);
+        assert_eq!(layers.len(), pre_layers.len());
+        assert!(
+            layers
+                .iter()
+                .zip(&pre_layers)
+                .filter(|(a, b)| a != b)
+                .count()
+                > layers.len() / 2,
+            "the layers were not drawn fresh"
+        );
+
+        let (emb, layers) = load(IdTransfer::Layers);
+        assert_eq!(layers, pre_layers);
+        assert_eq!(emb.len(), pre_emb.len());
+        assert!(
+            emb.iter().all(|v| v.abs() < 1e-2),
+            "fresh embeddings are N(0, 1e-4): {emb:?}"
+        );
+    }
 }

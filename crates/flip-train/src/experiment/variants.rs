@@ -105,10 +105,24 @@ impl Variant {
         format!("{}, full test split", self.label(backbone))
     }
 
+    /// The variant whose random stream this one draws from: each pretrained variant shares
+    /// that of the model it is compared with (FLIP_ID the backbone's from scratch, FLIP_PLM the
+    /// plain language model's), so that the parts both draw fresh (a click head, dropout
+    /// masks) start alike and a paired difference is the pretraining's, not the draw's.
+    pub fn stream(self) -> Variant {
+        match self {
+            Variant::FlipId | Variant::FlipIdAblated(_) => Variant::Scratch,
+            Variant::FlipIdOnSample => Variant::ScratchOnSample,
+            Variant::FlipPlm => Variant::Plm,
+            other => other,
+        }
+    }
+
     /// The random stream of the variant at `seed`, the same whatever ran before it in the
-    /// process (FNV-1a of its key, mixed with the seed).
+    /// process (FNV-1a of its [`Variant::stream`]'s key, mixed with the seed).
     pub fn seed(self, backbone: &str, seed: u64) -> u64 {
         let hash = self
+            .stream()
             .key(backbone)
             .bytes()
             .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -227,8 +241,9 @@ mod tests {
     }
 
     #[test]
-    fn keys_and_seeds_are_those_of_earlier_runs() {
-        // Finished records and the random streams of runs made before the library existed.
+    fn keys_and_streams() {
+        // Finished records and the random streams of the variants without a pretrained part are
+        // those of runs made before the library existed.
         assert_eq!(Variant::Scratch.key("dcnv2"), "dcnv2-scratch");
         assert_eq!(
             Variant::FlipIdAblated(Ablation::IclOnly).key("dcnv2"),
@@ -240,6 +255,25 @@ mod tests {
             })
         };
         assert_eq!(Variant::Flip.seed("fm", 2013), 2013 ^ fnv("flip"));
+        assert_eq!(Variant::Plm.seed("fm", 2013), 2013 ^ fnv("plm"));
+        assert_eq!(Variant::Scratch.seed("fm", 2013), 2013 ^ fnv("fm-scratch"));
+        // Each pretrained variant draws what it does not load as its comparison does.
+        assert_eq!(
+            Variant::FlipPlm.seed("fm", 2013),
+            Variant::Plm.seed("fm", 2013)
+        );
+        assert_eq!(
+            Variant::FlipId.seed("fm", 2013),
+            Variant::Scratch.seed("fm", 2013)
+        );
+        assert_eq!(
+            Variant::FlipIdOnSample.seed("fm", 2014),
+            Variant::ScratchOnSample.seed("fm", 2014)
+        );
+        assert_eq!(
+            Variant::FlipIdAblated(Ablation::NoMlm).seed("fm", 2014),
+            Variant::Scratch.seed("fm", 2014)
+        );
         // FNV-1a of the empty string is its offset basis; of "a", a published value.
         assert_eq!(fnv(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv("a"), 0xaf63_dc4c_8601_ec8c);
