@@ -282,13 +282,22 @@ impl Experiment {
         let backbone = self.backbone();
         let (outcome, full) = match variant {
             Variant::Scratch | Variant::ScratchOnSample => {
-                let model = towers.backbone.init(self.shape, &device);
-                self.id_variant(variant, model, seed, &device)?
+                let shape = self.shape;
+                self.id_variant(
+                    variant,
+                    |d| Ok(towers.backbone.init(shape, d)),
+                    seed,
+                    &device,
+                )?
             }
             Variant::FlipId | Variant::FlipIdOnSample => {
-                let model =
-                    towers.id_model_transferring(self.settings.id_transfer, self.shape, &device)?;
-                self.id_variant(variant, model, seed, &device)?
+                let (transfer, shape) = (self.settings.id_transfer, self.shape);
+                self.id_variant(
+                    variant,
+                    |d| towers.id_model_transferring(transfer, shape, d),
+                    seed,
+                    &device,
+                )?
             }
             Variant::FlipIdAblated(a) => {
                 let t = self
@@ -302,8 +311,8 @@ impl Experiment {
                             a.name()
                         )
                     })?;
-                let model = t.id_model(self.shape, &device)?;
-                self.id_variant(variant, model, seed, &device)?
+                let shape = self.shape;
+                self.id_variant(variant, |d| t.id_model(shape, d), seed, &device)?
             }
             Variant::Plm | Variant::FlipPlm | Variant::Flip => {
                 let replicas = Replicas::new(
@@ -415,10 +424,12 @@ impl Experiment {
         }
     }
 
+    /// An ID-only variant: its model built by `build` and trained, unless resume finds it
+    /// finished; scored on the test rows and the full test split.
     fn id_variant(
         &mut self,
         variant: Variant,
-        model: CtrNet,
+        build: impl FnOnce(&Device) -> Result<CtrNet>,
         seed: u64,
         device: &Device,
     ) -> Result<(SeedOutcome, Option<SeedOutcome>)> {
@@ -427,9 +438,11 @@ impl Experiment {
         if let Some(done) = self.finished(&name, seed) {
             return Ok((done.outcome, done.full));
         }
-        // Parameters are drawn lazily, at first use: from here on, not from whatever state the
-        // variants before this one (trained now, or reused by resume) left behind.
+        // Seeded before the model is built: some parameters are drawn when built, others at
+        // first use; all from the variant's stream, never from whatever state the variants
+        // before this one (trained now, or reused by resume) left behind.
         device.seed(variant.seed(backbone, seed));
+        let model = build(device)?;
         let started = Instant::now();
         let config = self.id_config(variant, seed);
         let train = match variant {
