@@ -47,9 +47,10 @@ impl Preset {
     /// language model finetuned on 4,096 sampled rows for at most 2 epochs; the contrastive
     /// loss on batch-centred, L2-normalised projections with a learned temperature starting at
     /// 0.1 (the official unnormalised projections at τ = 0.7 collapse both towers onto one
-    /// direction each and the loss stays at ln B); every variant
-    /// scored on 2,000 sampled validation and test rows; the ID-only variants on all rows, at
-    /// most 5 epochs; FLIP by the staged protocol.
+    /// direction each and the loss stays at ln B); the language-model variants choosing their
+    /// epoch on 2,000 sampled validation rows, the ID-only variants (trained on all rows, at
+    /// most 5 epochs) on every validation row; every variant scored on 2,000 sampled test rows
+    /// and the full test split; FLIP by the staged protocol.
     pub fn cpu_quick() -> Self {
         Preset {
             name: "cpu-quick".into(),
@@ -57,7 +58,8 @@ impl Preset {
                           learning rate 1e-3 for the ID tower and heads, 1e-4 for the language model; \
                           contrastive loss on batch-centred, normalised projections with a learned temperature from 0.1); \
                           variants with the language model finetuned on 4,096 sampled training rows for at most 2 epochs, in batches of similar prompt length; \
-                          all variants scored on 2,000 sampled validation and test rows; ID-only variants trained on all rows for at most 5 epochs; \
+                          language-model variants' epochs chosen on 2,000 sampled validation rows; ID-only variants trained on all rows for at most 5 epochs, their epochs chosen on every validation row; \
+                          all variants scored on 2,000 sampled test rows and the full test split; \
                           FLIP in stages, from this seed's FLIP_ID and FLIP_PLM"
                 .into(),
             plm_layers: Some(2),
