@@ -3,44 +3,12 @@
 //! its starting mixture and its finetuned epochs, is scored on the full test split like the
 //! ID-only variants, and a resumed run reports the same numbers without training again.
 
-use std::path::Path;
-
 use burn::tensor::Device;
-use flip_data::FlipHome;
-use flip_train::experiment::{
-    Experiment, FlipSettings, PrepareRequest, Sources, Variant, model_named, preset_named,
-};
-use flip_train::finetune::JointProtocol;
+use flip_train::experiment::{Experiment, Variant};
 
-/// The example dataset prepared for the tiny BERT in a scratch `FLIP_HOME`, and cpu-quick
-/// settings cut to its size.
-fn example_setup() -> (tempfile::TempDir, flip_data::PreparedDataset, FlipSettings) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let tiny_bert = root.join("crates/flip-plm/tests/fixtures/tiny-bert");
-    let scratch = tempfile::tempdir().unwrap();
-    let sources = Sources::new(FlipHome::at(scratch.path()), root.join("datasets"));
-    let prepared = sources
-        .prepare(&PrepareRequest::new(
-            "example-clicks",
-            tiny_bert.display().to_string(),
-        ))
-        .unwrap();
-    let mut settings = FlipSettings::from_preset(
-        &preset_named("cpu-quick").unwrap(),
-        model_named("dcnv2").unwrap(),
-        tiny_bert,
-    );
-    assert_eq!(
-        settings.joint,
-        JointProtocol::Staged,
-        "the cpu-quick preset"
-    );
-    settings.pretraining.pretrain.max_rows = Some(64);
-    settings.id_training.max_epochs = 2;
-    settings.finetune.max_epochs = 2;
-    settings.finetune.patience = 2;
-    (scratch, prepared.dataset, settings)
-}
+mod example_fixture;
+
+use example_fixture::example_setup;
 
 #[test]
 fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report() {
@@ -203,37 +171,4 @@ fn staged_flip_without_joint_epochs_is_the_mixture_chosen_on_other_validation_ro
         .unwrap();
     let again = &resumed.table.rows[&Variant::Flip.label("dcnv2")].seeds[0];
     assert_eq!(again, flip);
-}
-
-#[test]
-fn a_variant_trained_again_on_resume_equals_its_first_run() {
-    let (scratch, dataset, mut settings) = example_setup();
-    settings.id_only = true;
-    // Fewer rows for the language model's sample, so that the "on the finetuning sample"
-    // variants run after the two on all rows.
-    settings.finetune_rows = Some(dataset.meta().splits.train.rows / 2);
-    let run = scratch.path().join("run");
-    let first = Experiment::new(dataset.clone(), settings.clone(), &run, Device::flex())
-        .unwrap()
-        .run()
-        .unwrap();
-    // Resume with the variants on all rows finished and those on the sample not: these are
-    // built and trained again after nothing else ran in the process.
-    for key in ["dcnv2-scratch-sample", "flip-id-sample"] {
-        std::fs::remove_file(run.join(format!("finished/{key}-seed2012.json"))).unwrap();
-    }
-    let again = Experiment::new(dataset, settings, &run, Device::flex())
-        .unwrap()
-        .resuming(true)
-        .run()
-        .unwrap();
-    for v in [Variant::ScratchOnSample, Variant::FlipIdOnSample] {
-        let name = v.label("dcnv2");
-        let (a, b) = (
-            &first.table.rows[&name].seeds[0],
-            &again.table.rows[&name].seeds[0],
-        );
-        assert_eq!(a.test, b.test, "{name}");
-        assert_eq!(a.valid, b.valid, "{name}");
-    }
 }

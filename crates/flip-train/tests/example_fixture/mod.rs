@@ -1,0 +1,38 @@
+//! The shipped example dataset prepared for the tiny BERT checkpoint, with cpu-quick settings
+//! cut to its size: shared by the tests that run a whole experiment.
+
+use std::path::Path;
+
+use flip_data::FlipHome;
+use flip_train::experiment::{FlipSettings, PrepareRequest, Sources, model_named, preset_named};
+use flip_train::finetune::JointProtocol;
+
+/// The example dataset prepared for the tiny BERT in a scratch `FLIP_HOME`, and cpu-quick
+/// settings cut to its size.
+pub fn example_setup() -> (tempfile::TempDir, flip_data::PreparedDataset, FlipSettings) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tiny_bert = root.join("crates/flip-plm/tests/fixtures/tiny-bert");
+    let scratch = tempfile::tempdir().unwrap();
+    let sources = Sources::new(FlipHome::at(scratch.path()), root.join("datasets"));
+    let prepared = sources
+        .prepare(&PrepareRequest::new(
+            "example-clicks",
+            tiny_bert.display().to_string(),
+        ))
+        .unwrap();
+    let mut settings = FlipSettings::from_preset(
+        &preset_named("cpu-quick").unwrap(),
+        model_named("dcnv2").unwrap(),
+        tiny_bert,
+    );
+    assert_eq!(
+        settings.joint,
+        JointProtocol::Staged,
+        "the cpu-quick preset"
+    );
+    settings.pretraining.pretrain.max_rows = Some(64);
+    settings.id_training.max_epochs = 2;
+    settings.finetune.max_epochs = 2;
+    settings.finetune.patience = 2;
+    (scratch, prepared.dataset, settings)
+}

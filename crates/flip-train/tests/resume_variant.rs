@@ -1,0 +1,44 @@
+//! A variant trained again on resume, after the variants before it in its seed were reused,
+//! ends where its first run ended: every variant draws from its own stream, seeded before its
+//! model is built. Alone in its process: burn's device random streams are global, and a test
+//! running beside it would draw from them between its steps.
+
+use burn::tensor::Device;
+use flip_train::experiment::{Experiment, Variant};
+
+mod example_fixture;
+
+use example_fixture::example_setup;
+
+#[test]
+fn a_variant_trained_again_on_resume_equals_its_first_run() {
+    let (scratch, dataset, mut settings) = example_setup();
+    settings.id_only = true;
+    // Fewer rows for the language model's sample, so that the "on the finetuning sample"
+    // variants run after the two on all rows.
+    settings.finetune_rows = Some(dataset.meta().splits.train.rows / 2);
+    let run = scratch.path().join("run");
+    let first = Experiment::new(dataset.clone(), settings.clone(), &run, Device::flex())
+        .unwrap()
+        .run()
+        .unwrap();
+    // Resume with the variants on all rows finished and those on the sample not: these are
+    // built and trained again after nothing else ran in the process.
+    for key in ["dcnv2-scratch-sample", "flip-id-sample"] {
+        std::fs::remove_file(run.join(format!("finished/{key}-seed2012.json"))).unwrap();
+    }
+    let again = Experiment::new(dataset, settings, &run, Device::flex())
+        .unwrap()
+        .resuming(true)
+        .run()
+        .unwrap();
+    for v in [Variant::ScratchOnSample, Variant::FlipIdOnSample] {
+        let name = v.label("dcnv2");
+        let (a, b) = (
+            &first.table.rows[&name].seeds[0],
+            &again.table.rows[&name].seeds[0],
+        );
+        assert_eq!(a.test, b.test, "{name}");
+        assert_eq!(a.valid, b.valid, "{name}");
+    }
+}
