@@ -2,9 +2,14 @@
 (test AUC, full test split, paired by seed) against the number of pretraining rows.
 
     python scripts/plots/pretrain_scale.py docs/runs/ml-1m-pretrain-scale-*-2026-12-03 \
+        --label "long template, epochs on 5,000 validation rows" \
+        --series "short template, epochs on all validation rows" \
+            docs/runs/ml-1m-id-only-4096-full-valid-2026-12-04 \
+            docs/runs/ml-1m-pretrain-65536-text-tower-2026-12-04 \
         --out docs/img/pretrain-scale-ml-1m.png
 
-Reads each run folder's results.json (its settings give the pretraining rows)."""
+Reads each run folder's results.json (its settings give the pretraining rows). `--series`
+adds another group of runs (a label, then its folders), drawn in its own colour."""
 import argparse
 import json
 import pathlib
@@ -16,30 +21,43 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("runs", nargs="+", type=pathlib.Path)
+parser.add_argument("--label", default="mean of 3 seeds", help="the label of the runs given first")
+parser.add_argument("--series", nargs="+", action="append", default=[],
+                    metavar="LABEL_THEN_RUNS", help="a label, then the run folders of another group")
 parser.add_argument("--out", type=pathlib.Path, required=True)
 args = parser.parse_args()
 
-points = []
-for run in args.runs:
-    results = json.loads((run / "results.json").read_text())
-    rows = results["settings"]["pretraining"]["pretrain"]["max_rows"]
-    paired = next(p for p in results["paired"] if p["first"].endswith("full test split")
-                  and p["first"].startswith("FLIP_ID"))
-    points.append((rows, [d for _, d in paired["per_seed"]], paired["mean"]))
-points.sort()
+
+def points_of(runs):
+    """(pretraining rows, per-seed differences, mean) of each run, by rows."""
+    points = []
+    for run in runs:
+        results = json.loads((pathlib.Path(run) / "results.json").read_text())
+        rows = results["settings"]["pretraining"]["pretrain"]["max_rows"]
+        paired = next(p for p in results["paired"] if p["first"].endswith("full test split")
+                      and p["first"].startswith("FLIP_ID"))
+        points.append((rows, [d for _, d in paired["per_seed"]], paired["mean"]))
+    return sorted(points)
+
+
+groups = [(args.label, points_of(args.runs))]
+groups += [(series[0], points_of(series[1:])) for series in args.series if len(series) > 1]
 
 fig, ax = plt.subplots(figsize=(6.4, 4.0))
-for rows, diffs, mean in points:
-    ax.scatter([rows] * len(diffs), diffs, color="tab:blue", alpha=0.5, s=18)
-ax.plot([p[0] for p in points], [p[2] for p in points], "o-", color="tab:blue",
-        label="mean of 3 seeds")
+ticks = set()
+for (label, points), color in zip(groups, ["tab:blue", "tab:orange", "tab:green"]):
+    for rows, diffs, _ in points:
+        ax.scatter([rows] * len(diffs), diffs, color=color, alpha=0.5, s=18)
+    ax.plot([p[0] for p in points], [p[2] for p in points], "o-", color=color,
+            label=f"{label} (mean of seeds)")
+    ticks.update(p[0] for p in points)
 ax.axhline(0.0, color="grey", lw=0.8)
 ax.axhline(0.003, color="tab:red", lw=0.8, ls="--", label="target +0.003")
 ax.set_xscale("log", base=2)
-ax.set_xticks([p[0] for p in points], [f"{p[0]:,}" for p in points])
+ax.set_xticks(sorted(ticks), [f"{t:,}" for t in sorted(ticks)])
 ax.set_xlabel("pretraining rows (one epoch, batch 32)")
 ax.set_ylabel("FLIP_ID − DCNv2 from scratch (test AUC)")
 ax.set_title("ML-1M, full test split, paired by seed")
-ax.legend()
+ax.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(args.out, dpi=110)
