@@ -736,16 +736,12 @@ impl Experiment {
         let alone = auc(&rows.labels, &id_logits).unwrap_or(f64::NAN);
         let plm_alone = auc(&rows.labels, &plm_logits).unwrap_or(f64::NAN);
         tracing::info!(
-            "FLIP (staged), seed {seed}: α = {alpha:.2} chosen on {} validation rows{}: AUC {mixed:.4} \
+            "FLIP (staged), seed {seed}: α = {alpha:.2} chosen on {}: AUC {mixed:.4} \
              (FLIP_ID alone {alone:.4}, FLIP_PLM alone {plm_alone:.4})",
-            rows.len(),
-            if self.rows.mixing.is_some() && self.settings.id_valid_all_rows {
-                " apart from those that selected FLIP_PLM's epoch"
-            } else if self.rows.mixing.is_some() {
-                " apart from those that selected the towers' epochs"
-            } else {
-                " (the same that selected the towers' epochs: the validation split has no others)"
-            }
+            flip_report::flip_selection_rows(
+                self.rows.mixing.as_ref().map(SplitData::len),
+                self.settings.id_valid_all_rows
+            )
         );
         Ok(joined.with_alpha(alpha as f32))
     }

@@ -37,6 +37,24 @@ pub(crate) struct RowCounts {
     pub mixing: Option<usize>,
 }
 
+/// The validation rows the staged protocol chose FLIP's `α` and epoch on: `mixing` other rows
+/// when the split had them, else the towers' own; FLIP_ID chose its epoch on every row when
+/// `id_valid_all_rows`.
+pub(crate) fn flip_selection_rows(mixing: Option<usize>, id_valid_all_rows: bool) -> String {
+    match mixing {
+        Some(n) if id_valid_all_rows => format!(
+            "{n} other validation rows, apart from those that selected FLIP_PLM's epoch \
+             (FLIP_ID's was chosen on all of them)"
+        ),
+        Some(n) => {
+            format!("{n} other validation rows, apart from those that selected the towers' epochs")
+        }
+        None => {
+            "the same validation rows as the towers' epochs (the split has no others)".to_owned()
+        }
+    }
+}
+
 /// What a report is made of.
 pub(crate) struct Inputs<'a> {
     pub meta: &'a Meta,
@@ -192,11 +210,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
                 "staged (FLIP starts from this seed's FLIP_ID, finetuned on all rows, and FLIP_PLM; α chosen by validation AUC; then both towers finetuned together on the finetuning sample at the staged learning rate {} for at most {} epochs, the starting mixture kept when no epoch beats it; α and the epoch chosen on {})",
                 ft.staged_learning_rate,
                 ft.staged_max_epochs.unwrap_or(ft.max_epochs),
-                match input.counts.mixing {
-                    Some(n) if settings.id_valid_all_rows => format!("{n} other validation rows, apart from those that selected FLIP_PLM's epoch (FLIP_ID's was chosen on all of them)"),
-                    Some(n) => format!("{n} other validation rows, apart from those that selected the towers' epochs"),
-                    None => "the same validation rows as the towers' epochs (the split has no others)".to_owned(),
-                }
+                flip_selection_rows(input.counts.mixing, settings.id_valid_all_rows)
             ),
         }
     ));
