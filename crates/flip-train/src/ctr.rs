@@ -66,6 +66,17 @@ pub struct Evaluation {
     pub rows: usize,
 }
 
+impl Evaluation {
+    /// The metrics of click probabilities `probs` against `labels` (one per row).
+    pub fn of(labels: &[u8], probs: &[f32]) -> Self {
+        Evaluation {
+            auc: auc(labels, probs).unwrap_or(f64::NAN),
+            logloss: log_loss(labels, probs),
+            rows: labels.len(),
+        }
+    }
+}
+
 /// One epoch of training, as logged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
@@ -136,12 +147,7 @@ pub fn evaluate(
     batch_size: usize,
     device: &Device,
 ) -> Evaluation {
-    let probs = predict(model, data, batch_size, device);
-    Evaluation {
-        auc: auc(&data.labels, &probs).unwrap_or(f64::NAN),
-        logloss: log_loss(&data.labels, &probs),
-        rows: data.len(),
-    }
+    Evaluation::of(&data.labels, &predict(model, data, batch_size, device))
 }
 
 fn ids_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {

@@ -25,7 +25,6 @@ use serde::{Deserialize, Serialize};
 use crate::adamw::FusedAdamW;
 use crate::ctr::{EpochRecord, Evaluation, bce_with_logits};
 use crate::divergence::{TrainError, check_loss};
-use crate::metrics::{auc, log_loss};
 use crate::parallel::{Replicas, materialize, sum_gradients};
 use crate::validate::Check;
 
@@ -339,12 +338,10 @@ pub fn evaluate_text(
     pad_id: u32,
     device: &Device,
 ) -> Evaluation {
-    let probs = predict_text(model, data, batch_size, pad_id, device);
-    Evaluation {
-        auc: auc(&data.labels, &probs).unwrap_or(f64::NAN),
-        logloss: log_loss(&data.labels, &probs),
-        rows: data.len(),
-    }
+    Evaluation::of(
+        &data.labels,
+        &predict_text(model, data, batch_size, pad_id, device),
+    )
 }
 
 /// What [`finetune`] returns.

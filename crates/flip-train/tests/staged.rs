@@ -4,11 +4,11 @@
 //! ID-only variants, and a resumed run reports the same numbers without training again.
 
 use burn::tensor::Device;
-use flip_train::experiment::{Experiment, Variant};
+use flip_train::experiment::{Experiment, UserSegments, Variant};
 
 mod example_fixture;
 
-use example_fixture::example_setup;
+use example_fixture::{example_setup, example_setup_with_recipe};
 
 #[test]
 fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report() {
@@ -171,4 +171,74 @@ fn staged_flip_without_joint_epochs_is_the_mixture_chosen_on_other_validation_ro
         .unwrap();
     let again = &resumed.table.rows[&Variant::Flip.label("dcnv2")].seeds[0];
     assert_eq!(again, flip);
+}
+
+#[test]
+fn every_variant_is_scored_apart_on_test_users_seen_and_not_seen_in_training() {
+    // Users seen fewer than six times in training share the OOV id: half the example's test
+    // rows then have a user the models never saw.
+    let (scratch, dataset, settings) = example_setup_with_recipe(|recipe| {
+        let shipped = "min_count = 2              # users seen once in train share the OOV id";
+        assert!(recipe.contains(shipped), "the example's user field");
+        recipe.replace(shipped, "min_count = 6")
+    });
+    let full_test = dataset.meta().splits.test.rows;
+    let test_split = dataset.load(flip_data::Split::Test).unwrap();
+    let users = UserSegments::of_dataset(&dataset, &test_split)
+        .unwrap()
+        .expect("seen and unseen users in the test split");
+    assert_eq!(users.seen.len() + users.unseen.len(), full_test);
+    let run = scratch.path().join("run");
+    let report = Experiment::new(dataset, settings, &run, Device::flex())
+        .unwrap()
+        .run()
+        .unwrap();
+    for v in [
+        Variant::Scratch,
+        Variant::FlipId,
+        Variant::Plm,
+        Variant::FlipPlm,
+        Variant::Flip,
+    ] {
+        let labels = v.user_labels("dcnv2");
+        let rows = |label: &str| report.table.rows[label].seeds[0].test.rows;
+        assert_eq!(rows(&labels.seen), users.seen.len(), "{}", labels.seen);
+        assert_eq!(
+            rows(&labels.unseen),
+            users.unseen.len(),
+            "{}",
+            labels.unseen
+        );
+    }
+    let paired = |first: &str, second: &str| {
+        report
+            .paired
+            .iter()
+            .any(|p| p.first == first && p.second == second)
+    };
+    for (first, second) in [
+        (Variant::FlipId, Variant::Scratch),
+        (Variant::FlipPlm, Variant::Plm),
+        (Variant::Flip, Variant::Scratch),
+    ] {
+        let (a, b) = (first.user_labels("dcnv2"), second.user_labels("dcnv2"));
+        assert!(paired(&a.seen, &b.seen), "{}", a.seen);
+        assert!(paired(&a.unseen, &b.unseen), "{}", a.unseen);
+    }
+    assert!(
+        report
+            .markdown
+            .contains(&format!("{} of its {full_test} rows", users.unseen.len()))
+    );
+}
+
+#[test]
+fn a_test_split_whose_users_were_all_seen_in_training_is_not_split_by_user() {
+    let (_scratch, dataset, _) = example_setup();
+    let test_split = dataset.load(flip_data::Split::Test).unwrap();
+    assert_eq!(
+        UserSegments::of_dataset(&dataset, &test_split).unwrap(),
+        None,
+        "every test user of the shipped example was seen at least twice in training"
+    );
 }

@@ -34,11 +34,13 @@ use super::run_dir::{claim, release_if_unused};
 use super::saved::{SavedRun, load_module, save_module};
 use super::settings::FlipSettings;
 use super::towers::{Towers, check_prompt_length, input_shape, pretrain_towers};
+use super::user_segments::{ByUser, UserSegments};
 use super::variants::{Ablation, Finished, Variant, curve, sample, sample_apart};
 use crate::atomic::{write_atomically, write_json_atomically};
-use crate::ctr::{CtrTrainConfig, EpochRecord, evaluate, fit};
+use crate::ctr::{CtrTrainConfig, EpochRecord, Evaluation, evaluate, fit, predict};
 use crate::finetune::{
-    FinetuneConfig, JointProtocol, TextClassifier, evaluate_text, finetune, tower_logits,
+    FinetuneConfig, JointProtocol, TextClassifier, evaluate_text, finetune, predict_text,
+    tower_logits,
 };
 use crate::metrics::{auc, prior_log_loss};
 use crate::mixing::mixing_weight_by_auc;
@@ -65,6 +67,9 @@ struct Rows {
     test: SplitData,
     /// The whole test split (the ID-only variants, when `test` is a sample).
     full_test: SplitData,
+    /// The whole test split's rows by whether their user was seen in training (none when the
+    /// recipe names no user field or every row falls on one side).
+    test_users: Option<UserSegments>,
 }
 
 impl Rows {
@@ -131,6 +136,7 @@ impl Experiment {
         };
         let (full_test, train, valid) =
             (load(Split::Test)?, load(Split::Train)?, load(Split::Valid)?);
+        let test_users = UserSegments::of_dataset(&dataset, &full_test)?;
         let rows = Rows {
             train_sample: sample(&train, settings.finetune_rows, 2012),
             mixing: sample_apart(&valid, settings.eval_rows, settings.eval_rows, 2013, 2015),
@@ -138,6 +144,7 @@ impl Experiment {
             test: sample(&full_test, settings.eval_rows, 2014),
             full_valid: valid,
             full_test,
+            test_users,
             train,
         };
         Ok(Experiment {
@@ -280,7 +287,7 @@ impl Experiment {
         let towers = self.towers.clone().expect("pretrained");
         let device = self.devices[0].clone().autodiff();
         let backbone = self.backbone();
-        let (outcome, full) = match variant {
+        let (outcome, full, by_user) = match variant {
             Variant::Scratch | Variant::ScratchOnSample => {
                 let shape = self.shape;
                 self.id_variant(
@@ -327,6 +334,11 @@ impl Experiment {
         if let Some(f) = full {
             self.add(variant.full_test_label(backbone), f);
         }
+        if let Some(by_user) = by_user {
+            let labels = variant.user_labels(backbone);
+            self.add(labels.seen, by_user.seen);
+            self.add(labels.unseen, by_user.unseen);
+        }
         Ok(outcome)
     }
 
@@ -371,6 +383,10 @@ impl Experiment {
                 valid: self.rows.valid.len(),
                 test: self.rows.test.len(),
                 mixing: self.rows.mixing.as_ref().map(SplitData::len),
+                test_users: self.rows.test_users.as_ref().map(|users| ByUser {
+                    seen: users.seen.len(),
+                    unseen: users.unseen.len(),
+                }),
             },
             pooling: self.pooling,
             prior: self.prior(),
@@ -425,18 +441,18 @@ impl Experiment {
     }
 
     /// An ID-only variant: its model built by `build` and trained, unless resume finds it
-    /// finished; scored on the test rows and the full test split.
+    /// finished; scored on the test rows and the full test split, whole and by user.
     fn id_variant(
         &mut self,
         variant: Variant,
         build: impl FnOnce(&Device) -> Result<CtrNet>,
         seed: u64,
         device: &Device,
-    ) -> Result<(SeedOutcome, Option<SeedOutcome>)> {
+    ) -> Result<Scored> {
         let backbone = self.backbone();
         let name = variant.key(backbone);
         if let Some(done) = self.finished(&name, seed) {
-            return Ok((done.outcome, done.full));
+            return Ok((done.outcome, done.full, done.by_user));
         }
         // Seeded before the model is built: some parameters are drawn when built, others at
         // first use; all from the variant's stream, never from whatever state the variants
@@ -468,39 +484,27 @@ impl Experiment {
                 save_module(&fitted.model, &self.finetuned_path(&name, seed))?;
             }
         }
-        let scoring = &self.devices[0];
-        let score = |test: &SplitData| {
-            SeedOutcome::of_fit(
-                seed,
-                evaluate(&fitted.model, test, config.eval_batch_size, scoring),
-                &fitted.history,
-                fitted.best_epoch,
-            )
-        };
-        let full = (self.rows.full_test.len() != self.rows.test.len())
-            .then(|| score(&self.rows.full_test));
-        let done = Finished {
-            outcome: score(&self.rows.test),
-            full,
-            curve: curve(&fitted.history),
-            seconds: started.elapsed().as_secs_f64(),
-        };
+        let (scoring, batch) = (&self.devices[0], config.eval_batch_size);
+        let metrics = self.test_metrics(
+            &predict(&fitted.model, &self.rows.full_test, batch, scoring),
+            |sample| evaluate(&fitted.model, sample, batch, scoring),
+        );
+        let done = metrics.finished(
+            |test| SeedOutcome::of_fit(seed, test, &fitted.history, fitted.best_epoch),
+            curve(&fitted.history),
+            started.elapsed().as_secs_f64(),
+        );
         Ok(self.finish(&name, seed, done))
     }
 
     /// A variant with the language model: built ([`Experiment::text_model`]) and finetuned on
     /// the sample unless resume finds it finished; scored on the test rows and the full test
-    /// split.
-    fn text_variant(
-        &mut self,
-        variant: Variant,
-        seed: u64,
-        replicas: &Replicas,
-    ) -> Result<(SeedOutcome, Option<SeedOutcome>)> {
+    /// split, whole and by user.
+    fn text_variant(&mut self, variant: Variant, seed: u64, replicas: &Replicas) -> Result<Scored> {
         let backbone = self.backbone();
         let name = variant.key(backbone);
         if let Some(done) = self.finished(&name, seed) {
-            return Ok((done.outcome, done.full));
+            return Ok((done.outcome, done.full, done.by_user));
         }
         replicas.seed(variant.seed(backbone, seed));
         let started = Instant::now();
@@ -551,30 +555,30 @@ impl Experiment {
                 fitted.best_epoch
             );
         }
-        let score = |test: &SplitData| {
-            let evaluation = evaluate_text(
+        let (scoring, batch) = (&self.devices[0], config.eval_batch_size);
+        let metrics = self.test_metrics(
+            &predict_text(
                 &fitted.model,
-                test,
-                config.eval_batch_size,
+                &self.rows.full_test,
+                batch,
                 self.pad_id,
-                &self.devices[0],
-            );
-            SeedOutcome::with_valid(
-                seed,
-                evaluation,
-                fitted.best_valid,
-                &fitted.history,
-                fitted.best_epoch,
-            )
-        };
-        let full = (self.rows.full_test.len() != self.rows.test.len())
-            .then(|| score(&self.rows.full_test));
-        let done = Finished {
-            outcome: score(&self.rows.test),
-            full,
-            curve: curve(&fitted.history),
-            seconds: started.elapsed().as_secs_f64(),
-        };
+                scoring,
+            ),
+            |sample| evaluate_text(&fitted.model, sample, batch, self.pad_id, scoring),
+        );
+        let done = metrics.finished(
+            |test| {
+                SeedOutcome::with_valid(
+                    seed,
+                    test,
+                    fitted.best_valid,
+                    &fitted.history,
+                    fitted.best_epoch,
+                )
+            },
+            curve(&fitted.history),
+            started.elapsed().as_secs_f64(),
+        );
         Ok(self.finish(&name, seed, done))
     }
 
@@ -611,14 +615,38 @@ impl Experiment {
         }
     }
 
+    /// A model's test metrics from its click probabilities on the full test split
+    /// (`full_probs`, in split order) and `score_sample`, which scores the sampled test rows
+    /// (called only when they are a sample; else they are the full split).
+    fn test_metrics(
+        &self,
+        full_probs: &[f32],
+        score_sample: impl FnOnce(&SplitData) -> Evaluation,
+    ) -> TestMetrics {
+        let rows = &self.rows;
+        let full = Evaluation::of(&rows.full_test.labels, full_probs);
+        let by_user = rows
+            .test_users
+            .as_ref()
+            .map(|users| users.evaluate(&rows.full_test.labels, full_probs));
+        if rows.full_test.len() == rows.test.len() {
+            TestMetrics {
+                sample: full,
+                full: None,
+                by_user,
+            }
+        } else {
+            TestMetrics {
+                sample: score_sample(&rows.test),
+                full: Some(full),
+                by_user,
+            }
+        }
+    }
+
     /// Records a finished variant: on disk for resume, and in the curves and timings.
-    /// Returns its outcomes on the test rows and the full test split.
-    fn finish(
-        &mut self,
-        name: &str,
-        seed: u64,
-        done: Finished,
-    ) -> (SeedOutcome, Option<SeedOutcome>) {
+    /// Returns its outcomes on the test rows, the full test split and by user.
+    fn finish(&mut self, name: &str, seed: u64, done: Finished) -> Scored {
         let path = self.finished_path(name, seed);
         if let Err(e) = write_json_atomically(&path, &done) {
             tracing::warn!(
@@ -627,7 +655,7 @@ impl Experiment {
             );
         }
         self.record(name, seed, &done);
-        (done.outcome, done.full)
+        (done.outcome, done.full, done.by_user)
     }
 
     /// Writes a variant's epoch records as `<name>-seed<seed>.jsonl` (best effort: the log is
@@ -744,6 +772,39 @@ impl Experiment {
             )
         );
         Ok(joined.with_alpha(alpha as f32))
+    }
+}
+
+/// A variant's outcomes: on the test rows, on the full test split (when the test rows are a
+/// sample) and on the full split's rows by user (when it holds seen and unseen users).
+type Scored = (
+    SeedOutcome,
+    Option<SeedOutcome>,
+    Option<ByUser<SeedOutcome>>,
+);
+
+/// A model's test metrics: see [`Experiment::test_metrics`].
+struct TestMetrics {
+    sample: Evaluation,
+    full: Option<Evaluation>,
+    by_user: Option<ByUser<Evaluation>>,
+}
+
+impl TestMetrics {
+    /// The finished record, each metric made a seed's outcome by `outcome`.
+    fn finished(
+        self,
+        outcome: impl Fn(Evaluation) -> SeedOutcome,
+        curve: Vec<(f64, f64)>,
+        seconds: f64,
+    ) -> Finished {
+        Finished {
+            outcome: outcome(self.sample),
+            full: self.full.map(&outcome),
+            by_user: self.by_user.map(|b| b.map(&outcome)),
+            curve,
+            seconds,
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use flip_plm::Pooling;
 use serde::Serialize;
 
 use super::settings::{FlipSettings, describe_differences, differences, to_toml};
+use super::user_segments::ByUser;
 use super::variants::Variant;
 use crate::finetune::JointProtocol;
 use crate::presets::Preset;
@@ -35,6 +36,9 @@ pub(crate) struct RowCounts {
     pub test: usize,
     /// Validation rows apart from `valid` (the staged protocol selects FLIP on them).
     pub mixing: Option<usize>,
+    /// Rows of the full test split whose user was seen in training, and the others (when the
+    /// split holds both).
+    pub test_users: Option<ByUser<usize>>,
 }
 
 /// The validation rows the staged protocol chose FLIP's `α` and epoch on: `mixing` other rows
@@ -131,6 +135,18 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
             .full_test_logloss
             .map_or_else(String::new, |l| format!(", full test split {l:.4}")),
     ));
+    if let Some(users) = input.counts.test_users {
+        let all = users.seen + users.unseen;
+        md.push_str(&format!(
+            "\nThe full test split by user: {} of its {all} rows ({:.1}%) have a user not seen in \
+             training (out of the training vocabulary), {} a user seen there; the rows \
+             \"users seen in training\" and \"users not seen in training\" score each part alone, \
+             with the same models.\n",
+            users.unseen,
+            100.0 * users.unseen as f64 / all as f64,
+            users.seen,
+        ));
+    }
     let paired = paired_differences(input.rows, &comparisons(backbone, input.rows));
     if !paired.is_empty() {
         md.push_str(
@@ -272,6 +288,17 @@ fn comparisons(backbone: &str, rows: &[(String, Vec<SeedOutcome>)]) -> Vec<(Stri
     pairs.push((full(Variant::FlipPlm), full(Variant::Plm)));
     pairs.push((full(Variant::Flip), full(Variant::Scratch)));
     pairs.push((full(Variant::Flip), full(Variant::FlipId)));
+    let users = |v: Variant| v.user_labels(backbone);
+    for (first, second) in [
+        (Variant::FlipId, Variant::Scratch),
+        (Variant::FlipPlm, Variant::Plm),
+        (Variant::Flip, Variant::Scratch),
+        (Variant::Flip, Variant::FlipId),
+    ] {
+        let (a, b) = (users(first), users(second));
+        pairs.push((a.seen, b.seen));
+        pairs.push((a.unseen, b.unseen));
+    }
     pairs.push((label(Variant::Flip), label(Variant::FlipIdOnSample)));
     pairs.push((label(Variant::Flip), label(Variant::FlipPlm)));
     pairs

@@ -25,6 +25,7 @@ mod saved;
 mod settings;
 mod sources;
 mod towers;
+mod user_segments;
 mod variants;
 
 pub use baselines::train_baselines;
@@ -43,4 +44,5 @@ pub use settings::{
 };
 pub use sources::{MINILM, PrepareRequest, Sources};
 pub use towers::{IdTransfer, PretrainSummary, Towers, input_shape, pretrain_towers};
+pub use user_segments::{ByUser, UserSegments};
 pub use variants::{Ablation, Finished, Variant, sample};

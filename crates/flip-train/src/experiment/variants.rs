@@ -5,6 +5,7 @@ use flip_data::SplitData;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use super::user_segments::ByUser;
 use crate::ctr::EpochRecord;
 use crate::report::SeedOutcome;
 
@@ -105,6 +106,16 @@ impl Variant {
         format!("{}, full test split", self.label(backbone))
     }
 
+    /// Its rows scored on the full test split's rows whose user was seen in training, and on
+    /// those whose user was not.
+    pub fn user_labels(self, backbone: &str) -> ByUser<String> {
+        let full = self.full_test_label(backbone);
+        ByUser {
+            seen: format!("{full}, users seen in training"),
+            unseen: format!("{full}, users not seen in training"),
+        }
+    }
+
     /// The variant whose random stream this one draws from: each pretrained variant shares
     /// that of the model it is compared with (FLIP_ID the backbone's from scratch, FLIP_PLM the
     /// plain language model's), so that the parts both draw fresh (a click head, dropout
@@ -140,6 +151,10 @@ pub struct Finished {
     pub outcome: SeedOutcome,
     /// On the full test split, where the sampled test rows are fewer.
     pub full: Option<SeedOutcome>,
+    /// On the full test split's rows whose user was seen in training and on the others, where
+    /// the split holds both (absent from records written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_user: Option<ByUser<SeedOutcome>>,
     /// Validation AUC per epoch.
     pub curve: Vec<(f64, f64)>,
     /// Wall seconds of the variant.
@@ -238,6 +253,36 @@ mod tests {
         // Seeded.
         let again = sample_apart(&data, Some(30), Some(30), 7, 8).unwrap();
         assert_eq!(again.source_rows, apart.source_rows);
+    }
+
+    #[test]
+    fn a_finished_record_from_before_the_user_split_reads_back_without_it() {
+        let outcome = crate::report::tests::outcome(2012, 0.7);
+        let before = Finished {
+            outcome: outcome.clone(),
+            full: None,
+            by_user: None,
+            curve: vec![(1.0, 0.7)],
+            seconds: 1.0,
+        };
+        let text = serde_json::to_string(&before).unwrap();
+        assert!(!text.contains("by_user"), "{text}");
+        let back: Finished = serde_json::from_str(&text).unwrap();
+        assert!(back.by_user.is_none());
+        let seen = crate::report::tests::outcome(2012, 0.75);
+        let after = Finished {
+            by_user: Some(ByUser {
+                seen,
+                unseen: outcome,
+            }),
+            ..before
+        };
+        let back: Finished = serde_json::from_str(&serde_json::to_string(&after).unwrap()).unwrap();
+        let by_user = back.by_user.expect("kept");
+        assert_eq!(
+            (by_user.seen.test.auc, by_user.unseen.test.auc),
+            (0.75, 0.7)
+        );
     }
 
     #[test]

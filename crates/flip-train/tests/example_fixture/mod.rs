@@ -10,10 +10,25 @@ use flip_train::finetune::JointProtocol;
 /// The example dataset prepared for the tiny BERT in a scratch `FLIP_HOME`, and cpu-quick
 /// settings cut to its size.
 pub fn example_setup() -> (tempfile::TempDir, flip_data::PreparedDataset, FlipSettings) {
+    example_setup_with_recipe(|recipe| recipe)
+}
+
+/// [`example_setup`] with the example's recipe text changed by `edit` first (its data file
+/// copied beside it).
+pub fn example_setup_with_recipe(
+    edit: impl FnOnce(String) -> String,
+) -> (tempfile::TempDir, flip_data::PreparedDataset, FlipSettings) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let tiny_bert = root.join("crates/flip-plm/tests/fixtures/tiny-bert");
     let scratch = tempfile::tempdir().unwrap();
-    let sources = Sources::new(FlipHome::at(scratch.path()), root.join("datasets"));
+    let shipped = root.join("datasets/example-clicks");
+    let datasets = scratch.path().join("datasets");
+    let copy = datasets.join("example-clicks");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(shipped.join("clicks.csv"), copy.join("clicks.csv")).unwrap();
+    let recipe = std::fs::read_to_string(shipped.join("recipe.toml")).unwrap();
+    std::fs::write(copy.join("recipe.toml"), edit(recipe)).unwrap();
+    let sources = Sources::new(FlipHome::at(scratch.path()), datasets);
     let prepared = sources
         .prepare(&PrepareRequest::new(
             "example-clicks",
