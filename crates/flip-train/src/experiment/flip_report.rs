@@ -138,10 +138,10 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     if let Some(users) = input.counts.test_users {
         let all = users.seen + users.unseen;
         md.push_str(&format!(
-            "\nThe full test split by user: {} of its {all} rows ({:.1}%) have a user not seen in \
-             training (out of the training vocabulary), {} a user seen there; the rows \
-             \"users seen in training\" and \"users not seen in training\" score each part alone, \
-             with the same models.\n",
+            "\nThe full test split by user: {} of its {all} rows ({:.1}%) have a user out of the \
+             training vocabulary (not seen in training, or seen fewer times than the recipe's \
+             `min_count`), {} a user in it; the rows \"users seen in training\" and \"users not \
+             seen in training\" score each part alone, with the same models.\n",
             users.unseen,
             100.0 * users.unseen as f64 / all as f64,
             users.seen,
