@@ -4,8 +4,9 @@
     python scripts/plots/pretrain_scale.py docs/runs/ml-1m-pretrain-scale-*-2026-12-03 \
         --label "long template, epochs on 5,000 validation rows" \
         --series "short template, epochs on all validation rows" \
-            docs/runs/ml-1m-id-only-4096-full-valid-2026-12-04 \
-            docs/runs/ml-1m-pretrain-65536-text-tower-2026-12-04 \
+            docs/runs/ml-1m-pretrain-4096-id-only-by-user-2026-12-04 \
+            docs/runs/ml-1m-pretrain-65536-id-only-by-user-2026-12-04 \
+            docs/runs/ml-1m-pretrain-131072-id-only-2026-12-04 \
         --out docs/img/pretrain-scale-ml-1m.png
 
 Reads each run folder's results.json (its settings give the pretraining rows). `--series`
