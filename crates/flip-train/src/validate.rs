@@ -244,6 +244,9 @@ impl Check for FlipSettings {
         c.optional_at_least("finetune_rows", self.finetune_rows, 1);
         c.optional_at_least("eval_rows", self.eval_rows, 1);
         c.section("id_training", |c| self.id_training.check_into(c));
+        if let Some(lr) = self.flip_id_learning_rate {
+            c.positive("flip_id_learning_rate", lr);
+        }
         c.section("finetune", |c| self.finetune.check_into(c));
         c.section("pretraining", |c| self.pretraining.check_into(c));
     }
@@ -343,5 +346,22 @@ mod tests {
             ..PretrainConfig::default()
         };
         assert_eq!(without_icl.check(), Ok(()));
+    }
+
+    #[test]
+    fn flip_ids_own_learning_rate_must_be_a_positive_number() {
+        let mut settings = crate::experiment::FlipSettings::from_preset(
+            &crate::presets::Preset::cpu_quick(),
+            flip_id_models::ModelConfig::from_name("dcnv2").unwrap(),
+            "/models/minilm".into(),
+        );
+        assert_eq!(settings.check(), Ok(()));
+        for bad in [0.0, -1e-3, f64::NAN] {
+            settings.flip_id_learning_rate = Some(bad);
+            let err = settings.check().unwrap_err();
+            assert_eq!(err.problems[0].key, "flip_id_learning_rate", "{bad}");
+        }
+        settings.flip_id_learning_rate = Some(3e-4);
+        assert_eq!(settings.check(), Ok(()));
     }
 }

@@ -419,9 +419,10 @@ impl Experiment {
         }
     }
 
-    /// The trainer of an ID-only variant: the ID settings on all rows; on the language model's
-    /// sample, the language-model variants' batch size, epochs, patience and ID learning rate,
-    /// so that "on the same rows" compares like with like.
+    /// The trainer of an ID-only variant: the ID settings on all rows (FLIP_ID at its own
+    /// learning rate when one is set); on the language model's sample, the language-model
+    /// variants' batch size, epochs, patience and ID learning rate, so that "on the same rows"
+    /// compares like with like.
     fn id_config(&self, variant: Variant, seed: u64) -> CtrTrainConfig {
         let id = &self.settings.id_training;
         match variant {
@@ -436,6 +437,14 @@ impl Experiment {
                     ..id.clone()
                 }
             }
+            Variant::FlipId | Variant::FlipIdAblated(_) => CtrTrainConfig {
+                seed,
+                learning_rate: self
+                    .settings
+                    .flip_id_learning_rate
+                    .unwrap_or(id.learning_rate),
+                ..id.clone()
+            },
             _ => CtrTrainConfig { seed, ..id.clone() },
         }
     }

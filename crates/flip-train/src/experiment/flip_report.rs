@@ -187,7 +187,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     let (id, ft) = (&settings.id_training, &settings.finetune);
     md.push_str(&format!(
         "- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}; FLIP_ID starts from {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
-         - ID-only variants: Adam lr {}, batch {}, at most {} epochs, patience {}, the epoch chosen on {} (on the finetuning sample: the language-model variants' batch, epochs, patience and ID learning rate)\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}; {} pooling\n\
+         - ID-only variants: Adam lr {}{}, batch {}, at most {} epochs, patience {}, the epoch chosen on {} (on the finetuning sample: the language-model variants' batch, epochs, patience and ID learning rate)\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}; {} pooling\n\
          - FLIP protocol: {}\n\n",
         input.preset.name,
         input.preset.description,
@@ -205,6 +205,9 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         meta.splits.valid.rows,
         meta.splits.test.rows,
         id.learning_rate,
+        settings
+            .flip_id_learning_rate
+            .map_or_else(String::new, |lr| format!(" (FLIP_ID: {lr})")),
         id.batch_size,
         id.max_epochs,
         id.patience,

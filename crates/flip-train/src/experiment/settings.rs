@@ -60,6 +60,10 @@ pub struct FlipSettings {
     pub id_only: bool,
     /// The ID-only variants (the backbone from scratch, FLIP_ID).
     pub id_training: CtrTrainConfig,
+    /// FLIP_ID's Adam learning rate on all rows (also that of the ablations' FLIP_ID), where it
+    /// differs from the backbone's from scratch (`id_training.learning_rate`). Default: the same.
+    #[serde(default)]
+    pub flip_id_learning_rate: Option<f64>,
     /// Whether the ID-only variants stop early and choose their epoch on every validation row
     /// (cheap to score) rather than on the `eval_rows` sample the language-model variants use.
     /// True in the presets; false in settings documents that lack it (runs made before it).
@@ -126,6 +130,7 @@ impl FlipSettings {
                 max_epochs: preset.id_epochs,
                 ..CtrTrainConfig::default()
             },
+            flip_id_learning_rate: None,
             id_valid_all_rows: true,
             finetune: preset.finetune.clone(),
             joint: preset.joint,

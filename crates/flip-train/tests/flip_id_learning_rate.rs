@@ -1,0 +1,52 @@
+//! FLIP_ID's own learning rate (`flip_id_learning_rate`) changes FLIP_ID and nothing else: the
+//! backbone from scratch and the "on the finetuning sample" pair end exactly where they end
+//! without it. Alone in its process: burn's device random streams are global, and a test
+//! running beside it would draw from them between its steps.
+
+use burn::tensor::Device;
+use flip_train::experiment::{Experiment, Variant};
+
+mod example_fixture;
+
+use example_fixture::example_setup;
+
+#[test]
+fn flip_id_at_its_own_learning_rate_leaves_every_other_variant_unchanged() {
+    let (scratch, dataset, mut settings) = example_setup();
+    settings.id_only = true;
+    settings.finetune_rows = Some(dataset.meta().splits.train.rows / 2);
+    let run = |settings, name: &str| {
+        Experiment::new(
+            dataset.clone(),
+            settings,
+            scratch.path().join(name),
+            Device::flex(),
+        )
+        .unwrap()
+        .run()
+        .unwrap()
+    };
+    let same = run(settings.clone(), "same");
+    let own_rate = settings.id_training.learning_rate / 10.0;
+    settings.flip_id_learning_rate = Some(own_rate);
+    let own = run(settings, "own");
+    let row = |report: &flip_train::experiment::Report, v: Variant| {
+        report.table.rows[&v.label("dcnv2")].seeds[0].clone()
+    };
+    for v in [
+        Variant::Scratch,
+        Variant::ScratchOnSample,
+        Variant::FlipIdOnSample,
+    ] {
+        let (a, b) = (row(&same, v), row(&own, v));
+        assert_eq!((a.valid, a.test), (b.valid, b.test), "{v:?}");
+    }
+    let (a, b) = (row(&same, Variant::FlipId), row(&own, Variant::FlipId));
+    assert_ne!(a.valid, b.valid, "FLIP_ID trained at {own_rate}");
+    assert!(
+        own.markdown.contains(&format!("(FLIP_ID: {own_rate})")),
+        "the report names FLIP_ID's rate:\n{}",
+        own.markdown
+    );
+    assert!(!same.markdown.contains("(FLIP_ID:"));
+}
