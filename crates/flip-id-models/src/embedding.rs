@@ -147,6 +147,25 @@ impl FeatureEmbedding {
             .init(device)
     }
 
+    /// Both tables multiplied by one factor each, so that each table's root mean square is
+    /// `rms` (directions and relative sizes kept; a table of zeros stays zero); ids kept, and
+    /// still learned.
+    pub fn scaled_to_rms(self, rms: f64) -> Self {
+        let scale = |param: Param<Tensor<2>>| {
+            param
+                .map(|t| {
+                    let current = t.clone().square().mean().sqrt().into_scalar::<f64>();
+                    let factor = if current > 0.0 { rms / current } else { 1.0 };
+                    t.mul_scalar(factor).detach()
+                })
+                .set_require_grad(true)
+        };
+        FeatureEmbedding {
+            table: scale(self.table),
+            linear: scale(self.linear),
+        }
+    }
+
     /// The same module with new table values (ids kept, so optimizer state and checkpoints
     /// still match).
     pub fn with_tables(self, table: Tensor<2>, linear: Tensor<2>) -> Self {
@@ -215,5 +234,41 @@ mod tests {
             let std = (values.iter().map(|v| v * v).sum::<f32>() / values.len() as f32).sqrt();
             assert!((std - 0.05).abs() < 0.006, "{std}");
         }
+    }
+
+    #[test]
+    fn scaled_tables_keep_their_directions_at_the_new_size_and_still_learn() {
+        let device = Device::flex().autodiff();
+        let e = FeatureEmbeddingConfig::new(2).with_dim(2).init(&device);
+        let e = e
+            .with_tables(
+                Tensor::from_data(
+                    TensorData::new(vec![3.0f32, 0.0, 0.0, -4.0], [2, 2]),
+                    &device,
+                ),
+                Tensor::from_data(TensorData::new(vec![0.0f32, 0.0], [2, 1]), &device),
+            )
+            .scaled_to_rms(1e-4);
+        // rms of (3, 0, 0, -4) is 2.5: every value times 4e-5; a zero table stays zero.
+        let table = e.table.val().to_data().try_to_vec::<f32>().unwrap();
+        let expected = [1.2e-4f32, 0.0, 0.0, -1.6e-4];
+        assert!(
+            table
+                .iter()
+                .zip(expected)
+                .all(|(a, b)| (a - b).abs() < 1e-10),
+            "{table:?}"
+        );
+        assert_eq!(
+            e.linear.val().to_data().try_to_vec::<f32>().unwrap(),
+            vec![0.0, 0.0]
+        );
+        // Both tables still receive gradients (a value put in place of a parameter's would
+        // not, unless marked so).
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 1], [1, 2]), &device);
+        let x = e.forward(ids, Reads::BOTH);
+        let loss = x.fields.sum() + x.linear.sum();
+        let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &e);
+        assert_eq!(grads.len(), 2);
     }
 }

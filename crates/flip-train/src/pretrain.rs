@@ -64,6 +64,16 @@ pub struct PretrainConfig {
     /// the backbone's own initialisation (the zoo's 1e-4, at which every row's ID projection
     /// starts nearly the same). Default none.
     pub id_embedding_std: Option<f64>,
+    /// Start the ID tower from this burnpack file instead of its initialisation: a model of
+    /// the same backbone trained on the same dataset (for example a run's
+    /// `finetuned/flip-id-seed2012.bpk`), so that the language model is aligned with a click
+    /// model rather than with a tower that learns alongside it. Not the paper's protocol (its
+    /// towers both start untrained). Default none.
+    pub id_start: Option<PathBuf>,
+    /// The sha256 of `id_start`'s file, filled in when pretraining starts (and recorded in
+    /// the run's settings, so that a run is reused only with the same file); given, it must
+    /// match. Default none.
+    pub id_start_sha256: Option<String>,
     /// Pad prompts to this length instead of the batch's longest (the official code pads to
     /// 100). Default none.
     pub pad_to: Option<usize>,
@@ -90,6 +100,8 @@ impl Default for PretrainConfig {
             cosine_per_step: false,
             warmup_steps: 0,
             id_embedding_std: None,
+            id_start: None,
+            id_start_sha256: None,
             pad_to: None,
             seed: 2012,
             log_every: 10,

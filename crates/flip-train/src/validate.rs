@@ -222,6 +222,19 @@ impl Check for PretrainConfig {
         if let Some(std) = self.id_embedding_std {
             c.positive("id_embedding_std", std);
         }
+        c.require(
+            self.id_start.is_none() || self.id_embedding_std.is_none(),
+            "id_start",
+            || {
+                "id_start and id_embedding_std both set: the ID tower starts from one or the other"
+                    .to_owned()
+            },
+        );
+        c.require(
+            self.id_start.is_some() || self.id_start_sha256.is_none(),
+            "id_start_sha256",
+            || "id_start_sha256 without id_start: the hash of which file?".to_owned(),
+        );
         c.optional_at_least("pad_to", self.pad_to, 1);
         c.at_least("log_every", self.log_every, 1);
         c.section("mask", |c| self.mask.check_into(c));
@@ -363,5 +376,28 @@ mod tests {
         }
         settings.flip_id_learning_rate = Some(3e-4);
         assert_eq!(settings.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_id_towers_start_file_excludes_a_redrawn_start_and_its_hash_needs_it() {
+        let both = PretrainConfig {
+            id_start: Some("/runs/a/finetuned/flip-id-seed2012.bpk".into()),
+            id_embedding_std: Some(0.05),
+            ..PretrainConfig::default()
+        };
+        assert_eq!(both.check().unwrap_err().problems[0].key, "id_start");
+        let hash_alone = PretrainConfig {
+            id_start_sha256: Some("00".into()),
+            ..PretrainConfig::default()
+        };
+        assert_eq!(
+            hash_alone.check().unwrap_err().problems[0].key,
+            "id_start_sha256"
+        );
+        let start = PretrainConfig {
+            id_start: Some("/runs/a/finetuned/flip-id-seed2012.bpk".into()),
+            ..PretrainConfig::default()
+        };
+        assert_eq!(start.check(), Ok(()));
     }
 }

@@ -10,13 +10,13 @@ use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
 use flip_align::{FieldMasker, FlipPretrainer, NoiseDistribution};
 use flip_data::{Meta, PreparedDataset, Split};
-use flip_id_models::{CtrNet, InputShape, ModelConfig};
+use flip_id_models::{CtrNet, FeatureEmbeddingConfig, InputShape, ModelConfig};
 use flip_plm::{LoadOptions, PlmConfig, load, save_pretrained};
 use serde::{Deserialize, Serialize};
 
 use super::interrupt::Interrupt;
 use super::run_dir::{claim, release_if_unused};
-use super::saved::save_module;
+use super::saved::{load_module, save_module};
 use super::settings::PretrainSettings;
 use crate::atomic::write_atomically;
 use crate::parallel::Replicas;
@@ -114,6 +114,10 @@ pub enum IdTransfer {
     Embeddings,
     /// The layers above the embeddings only; the embeddings start fresh.
     Layers,
+    /// Every pretrained weight, each embedding table scaled down to the root mean square of a
+    /// fresh one (the backbone's initialisation, 1e-4): the pretrained directions at the scale
+    /// the backbone from scratch starts at.
+    AllAtInitScale,
 }
 
 impl IdTransfer {
@@ -125,6 +129,9 @@ impl IdTransfer {
                 "the pretrained embeddings, the layers above them drawn fresh"
             }
             IdTransfer::Layers => "the pretrained layers, the embeddings drawn fresh",
+            IdTransfer::AllAtInitScale => {
+                "every pretrained weight, the embeddings scaled to the initialisation's size"
+            }
         }
     }
 }
@@ -158,6 +165,11 @@ impl Towers {
             IdTransfer::Layers => {
                 let fresh = self.backbone.init(shape, device);
                 pretrained.with_embedding(fresh.embedding().clone())
+            }
+            IdTransfer::AllAtInitScale => {
+                let fresh_rms = FeatureEmbeddingConfig::new(shape.num_features).init_std;
+                let scaled = pretrained.embedding().clone().scaled_to_rms(fresh_rms);
+                pretrained.with_embedding(scaled)
             }
         })
     }
@@ -216,6 +228,7 @@ pub fn pretrain_towers(
     interrupt: &Interrupt,
 ) -> Result<Towers> {
     settings.check()?;
+    let settings = &with_id_start_hash(settings)?;
     let created = !dir.exists();
     claim(dir, dataset, settings)?;
     pretrain_claimed(dataset, settings, dir, devices, resume, interrupt).inspect_err(|_| {
@@ -223,6 +236,45 @@ pub fn pretrain_towers(
             tracing::info!("{}: removed (nothing was done in it)", dir.display());
         }
     })
+}
+
+/// `settings` with the sha256 of the ID tower's start file filled in
+/// ([`crate::pretrain::PretrainConfig::id_start_sha256`]), so that the folder's settings name
+/// the file's content; refused when a hash given in the settings does not match the file.
+fn with_id_start_hash(settings: &PretrainSettings) -> Result<PretrainSettings> {
+    let mut settings = settings.clone();
+    let config = &mut settings.pretrain;
+    if let Some(path) = &config.id_start {
+        let (sha256, _) = flip_data::fetch::sha256_file(path)
+            .with_context(|| format!("pretrain.id_start: reading {}", path.display()))?;
+        match &config.id_start_sha256 {
+            Some(given) if *given != sha256 => bail!(
+                "pretrain.id_start: {} has sha256 {sha256}, but id_start_sha256 says {given}",
+                path.display()
+            ),
+            _ => config.id_start_sha256 = Some(sha256),
+        }
+    }
+    Ok(settings)
+}
+
+/// The ID tower pretraining starts from: the backbone's initialisation, its embeddings drawn
+/// at `id_embedding_std` when set, or the weights of the `id_start` file when set.
+fn initial_id_tower(
+    backbone: &ModelConfig,
+    shape: InputShape,
+    config: &crate::pretrain::PretrainConfig,
+    device: &Device,
+) -> Result<CtrNet> {
+    let mut id_model = backbone.init(shape, device);
+    if let Some(std) = config.id_embedding_std {
+        let embedding = id_model.embedding().redrawn(std, device);
+        id_model = id_model.with_embedding(embedding);
+    }
+    if let Some(path) = &config.id_start {
+        load_module(&mut id_model, path).context("pretrain.id_start")?;
+    }
+    Ok(id_model)
 }
 
 /// [`pretrain_towers`] in a folder already claimed.
@@ -286,11 +338,7 @@ fn pretrain_claimed(
         .mask_id()
         .context("the tokenizer has no mask token, which MLM needs")?;
     let shape = input_shape(dataset);
-    let mut id_model = backbone.init(shape, &device);
-    if let Some(std) = config.id_embedding_std {
-        let embedding = id_model.embedding().redrawn(std, &device);
-        id_model = id_model.with_embedding(embedding);
-    }
+    let id_model = initial_id_tower(&backbone, shape, config, &device)?;
     let reserved: Vec<bool> = {
         let mut r = vec![false; meta.vocab_size as usize];
         for f in &meta.fields {
@@ -510,6 +558,69 @@ mod tests {
         assert!(
             emb.iter().all(|v| v.abs() < 1e-2),
             "fresh embeddings are N(0, 1e-4): {emb:?}"
+        );
+
+        // The pretrained tables are 0.5 (field table, 48 values) and -0.25 (first-order, 12):
+        // each scaled to a root mean square of 1e-4, the layers untouched.
+        let (emb, layers) = load(IdTransfer::AllAtInitScale);
+        assert_eq!(layers, pre_layers);
+        let (table, linear) = emb.split_at(12 * 4);
+        assert!(table.iter().all(|v| (v - 1e-4).abs() < 1e-9), "{table:?}");
+        assert!(linear.iter().all(|v| (v + 1e-4).abs() < 1e-9), "{linear:?}");
+    }
+
+    #[test]
+    fn pretraining_starts_the_id_tower_from_the_named_file_whose_hash_the_settings_record() {
+        let device = Device::flex();
+        let shape = InputShape {
+            num_features: 12,
+            num_fields: 3,
+        };
+        let backbone = ModelConfig::Dcnv2(
+            DcnV2Config::new()
+                .with_embedding_dim(4)
+                .with_hidden(vec![8])
+                .with_rank(2)
+                .with_experts(2),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trained.bpk");
+        let trained = backbone.init(shape, &device);
+        save_module(&trained, &path).unwrap();
+        let mut settings = PretrainSettings::from_preset(
+            &crate::presets::Preset::cpu_quick(),
+            backbone.clone(),
+            dir.path().join("plm"),
+        );
+
+        // Without it, a fresh draw; with it, the file's weights.
+        let fresh = initial_id_tower(&backbone, shape, &settings.pretrain, &device).unwrap();
+        assert_ne!(split(&fresh), split(&trained));
+        settings.pretrain.id_start = Some(path.clone());
+        let started = initial_id_tower(&backbone, shape, &settings.pretrain, &device).unwrap();
+        assert_eq!(split(&started), split(&trained));
+
+        // The settings a run folder records carry the file's sha256 ...
+        let resolved = with_id_start_hash(&settings).unwrap();
+        let (sha256, _) = flip_data::fetch::sha256_file(&path).unwrap();
+        assert_eq!(resolved.pretrain.id_start_sha256, Some(sha256.clone()));
+        assert_eq!(
+            with_id_start_hash(&resolved).unwrap().pretrain,
+            resolved.pretrain
+        );
+        // ... so another file at the same path no longer matches them.
+        save_module(&backbone.init(shape, &device), &path).unwrap();
+        let err = with_id_start_hash(&resolved).unwrap_err().to_string();
+        assert!(
+            err.contains("trained.bpk") && err.contains(&sha256),
+            "{err}"
+        );
+        assert_ne!(
+            with_id_start_hash(&settings)
+                .unwrap()
+                .pretrain
+                .id_start_sha256,
+            Some(sha256)
         );
     }
 }
