@@ -500,9 +500,8 @@ mod tests {
         (s.embeddings, s.layers)
     }
 
-    #[test]
-    fn transfer_keeps_the_named_pretrained_weights_and_draws_the_rest() {
-        let device = Device::flex();
+    /// A DCNv2 small enough to check weight by weight, on 3 fields and 12 ids.
+    fn small_dcnv2() -> (InputShape, ModelConfig) {
         let shape = InputShape {
             num_features: 12,
             num_fields: 3,
@@ -514,6 +513,13 @@ mod tests {
                 .with_rank(2)
                 .with_experts(2),
         );
+        (shape, backbone)
+    }
+
+    #[test]
+    fn transfer_keeps_the_named_pretrained_weights_and_draws_the_rest() {
+        let device = Device::flex();
+        let (shape, backbone) = small_dcnv2();
         device.seed(1);
         // "Pretrained": layers drawn with seed 1, embeddings set far from any fresh draw
         // (fresh tables are N(0, 1e-4)).
@@ -572,17 +578,7 @@ mod tests {
     #[test]
     fn pretraining_starts_the_id_tower_from_the_named_file_whose_hash_the_settings_record() {
         let device = Device::flex();
-        let shape = InputShape {
-            num_features: 12,
-            num_fields: 3,
-        };
-        let backbone = ModelConfig::Dcnv2(
-            DcnV2Config::new()
-                .with_embedding_dim(4)
-                .with_hidden(vec![8])
-                .with_rank(2)
-                .with_experts(2),
-        );
+        let (shape, backbone) = small_dcnv2();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("trained.bpk");
         let trained = backbone.init(shape, &device);
