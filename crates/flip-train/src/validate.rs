@@ -262,6 +262,17 @@ impl Check for FlipSettings {
         }
         c.section("finetune", |c| self.finetune.check_into(c));
         c.section("pretraining", |c| self.pretraining.check_into(c));
+        let start = &self.pretraining.pretrain;
+        c.require(
+            !self.pretrain_from_trained_id
+                || (start.id_start.is_none() && start.id_embedding_std.is_none()),
+            "pretrain_from_trained_id",
+            || {
+                "is true while pretraining.pretrain.id_start or id_embedding_std is set: the \
+                 ID tower starts from one of them"
+                    .to_owned()
+            },
+        );
     }
 }
 
@@ -399,5 +410,25 @@ mod tests {
             ..PretrainConfig::default()
         };
         assert_eq!(start.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_trained_id_start_excludes_a_start_file_and_a_redrawn_start() {
+        let mut settings = crate::experiment::FlipSettings::from_preset(
+            &crate::presets::Preset::cpu_quick(),
+            flip_id_models::ModelConfig::from_name("dcnv2").unwrap(),
+            "/models/minilm".into(),
+        );
+        settings.pretrain_from_trained_id = true;
+        assert_eq!(settings.check(), Ok(()));
+        let mut with_file = settings.clone();
+        with_file.pretraining.pretrain.id_start = Some("/runs/a/model.bpk".into());
+        let mut redrawn = settings.clone();
+        redrawn.pretraining.pretrain.id_embedding_std = Some(0.05);
+        for bad in [with_file, redrawn] {
+            let err = bad.check().unwrap_err();
+            assert_eq!(err.problems[0].key, "pretrain_from_trained_id");
+            assert!(err.problems[0].message.contains("id_start"), "{err}");
+        }
     }
 }

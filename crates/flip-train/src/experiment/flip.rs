@@ -101,6 +101,10 @@ pub struct Experiment {
     rows: Rows,
     towers: Option<Towers>,
     ablated: Vec<(Ablation, Towers)>,
+    /// The backbone from scratch that pretraining trained first to start its ID tower from
+    /// ([`FlipSettings::pretrain_from_trained_id`]): its seed and outcomes, which that seed's
+    /// "from scratch" row takes instead of training it again.
+    trained_start: Option<(u64, Scored)>,
     /// Outcomes per report row, in the order they first ran.
     results: Vec<(String, Vec<SeedOutcome>)>,
     curves: Vec<Series>,
@@ -161,6 +165,7 @@ impl Experiment {
             rows,
             towers: None,
             ablated: Vec::new(),
+            trained_start: None,
             results: Vec::new(),
             curves: Vec::new(),
             timings: Vec::new(),
@@ -211,12 +216,19 @@ impl Experiment {
 
     /// Pretrains both towers into `pretrain/` (reused when finished, continued from its
     /// checkpoint when resuming) and, with `ablations`, each ablation into
-    /// `pretrain-<ablation>/`; writes `models/run.json` for scoring. Runs once.
+    /// `pretrain-<ablation>/`; writes `models/run.json` for scoring. Runs once. With
+    /// [`FlipSettings::pretrain_from_trained_id`], the backbone from scratch with the
+    /// pretraining's seed is trained first (unless its saved model is there) and every
+    /// pretraining starts its ID tower from it.
     pub fn pretrain(&mut self) -> Result<&Towers> {
         if self.towers.is_none() {
+            let mut pretraining = self.settings.pretraining.clone();
+            if self.settings.pretrain_from_trained_id {
+                pretraining.pretrain.id_start = Some(self.trained_id_start()?);
+            }
             let towers = pretrain_towers(
                 &self.dataset,
-                &self.settings.pretraining,
+                &pretraining,
                 &self.dir.join("pretrain"),
                 &self.devices,
                 self.resume,
@@ -231,7 +243,7 @@ impl Experiment {
                 .push(("pretraining".to_owned(), towers.seconds));
             if self.settings.ablations {
                 for ablation in Ablation::ALL {
-                    let mut settings = self.settings.pretraining.clone();
+                    let mut settings = pretraining.clone();
                     let align = &mut settings.pretrain.align;
                     [align.icl_weight, align.mlm_weight, align.mtm_weight] = ablation.weights();
                     let t = pretrain_towers(
@@ -263,6 +275,30 @@ impl Experiment {
         Ok(self.towers.as_ref().expect("pretrained above"))
     }
 
+    /// The file pretraining's ID tower starts from with
+    /// [`FlipSettings::pretrain_from_trained_id`]: the saved backbone from scratch with the
+    /// pretraining's seed, trained now (on all rows, exactly as its report row) when missing.
+    fn trained_id_start(&mut self) -> Result<PathBuf> {
+        let seed = self.settings.pretraining.pretrain.seed;
+        let path = self.finetuned_path(&Variant::Scratch.key(self.backbone()), seed);
+        if !path.is_file() {
+            tracing::info!(
+                "pretraining starts its ID tower from {} from scratch, seed {seed}: training that first",
+                self.backbone()
+            );
+            let device = self.devices[0].clone().autodiff();
+            let (backbone, shape) = (self.settings.pretraining.backbone.clone(), self.shape);
+            let scored = self.id_variant(
+                Variant::Scratch,
+                |d| Ok(backbone.init(shape, d)),
+                seed,
+                &device,
+            )?;
+            self.trained_start = Some((seed, scored));
+        }
+        Ok(path)
+    }
+
     /// The variants [`Experiment::run`] finetunes for every seed, in order.
     pub fn variants(&self) -> Vec<Variant> {
         let mut out = vec![Variant::Scratch, Variant::FlipId];
@@ -288,6 +324,9 @@ impl Experiment {
         let device = self.devices[0].clone().autodiff();
         let backbone = self.backbone();
         let (outcome, full, by_user) = match variant {
+            Variant::Scratch if self.trained_start.as_ref().is_some_and(|(s, _)| *s == seed) => {
+                self.trained_start.take().expect("checked").1
+            }
             Variant::Scratch | Variant::ScratchOnSample => {
                 let shape = self.shape;
                 self.id_variant(
@@ -460,7 +499,16 @@ impl Experiment {
     ) -> Result<Scored> {
         let backbone = self.backbone();
         let name = variant.key(backbone);
-        if let Some(done) = self.finished(&name, seed) {
+        // The model pretraining starts from, when it is this one and not saved yet: trained
+        // again even where a finished record exists, to save it.
+        let start_file = (variant == Variant::Scratch
+            && self.settings.pretrain_from_trained_id
+            && seed == self.settings.pretraining.pretrain.seed)
+            .then(|| self.finetuned_path(&name, seed))
+            .filter(|path| !path.is_file());
+        if start_file.is_none()
+            && let Some(done) = self.finished(&name, seed)
+        {
             return Ok((done.outcome, done.full, done.by_user));
         }
         // Seeded before the model is built: some parameters are drawn when built, others at
@@ -485,6 +533,9 @@ impl Experiment {
         });
         self.write_log(&name, seed, &log);
         let fitted = fitted.with_context(|| format!("{name}, seed {seed}"))?;
+        if let Some(path) = &start_file {
+            save_module(&fitted.model, path)?;
+        }
         if variant == Variant::FlipId {
             if seed == 2012 {
                 save_module(&fitted.model, &self.dir.join("models").join("flip-id.bpk"))?;

@@ -77,6 +77,13 @@ pub struct FlipSettings {
     /// Which pretrained weights FLIP_ID (and FLIP's ID tower) starts from. Default: all.
     #[serde(default)]
     pub id_transfer: IdTransfer,
+    /// Start pretraining's ID tower from this run's backbone trained from scratch on all rows
+    /// with the pretraining's seed (that seed's "from scratch" variant, trained first and saved
+    /// as `finetuned/<backbone>-scratch-seed<seed>.bpk`) instead of its initialisation, so that
+    /// the language model is aligned with a click model. Not the paper's protocol (its two
+    /// towers start untrained); FLIP_ID then continues a tower trained before. Default false.
+    #[serde(default)]
+    pub pretrain_from_trained_id: bool,
     /// The pretraining both towers start from.
     pub pretraining: PretrainSettings,
 }
@@ -135,6 +142,7 @@ impl FlipSettings {
             finetune: preset.finetune.clone(),
             joint: preset.joint,
             id_transfer: IdTransfer::All,
+            pretrain_from_trained_id: false,
             pretraining: PretrainSettings::from_preset(preset, backbone, plm),
         }
     }
