@@ -372,13 +372,18 @@ mod tests {
         assert_eq!(without_icl.check(), Ok(()));
     }
 
-    #[test]
-    fn flip_ids_own_learning_rate_must_be_a_positive_number() {
-        let mut settings = crate::experiment::FlipSettings::from_preset(
+    /// The cpu-quick run settings for DCNv2 (the language model's folder is never read).
+    fn cpu_quick_dcnv2() -> crate::experiment::FlipSettings {
+        crate::experiment::FlipSettings::from_preset(
             &crate::presets::Preset::cpu_quick(),
             flip_id_models::ModelConfig::from_name("dcnv2").unwrap(),
             "/models/minilm".into(),
-        );
+        )
+    }
+
+    #[test]
+    fn flip_ids_own_learning_rate_must_be_a_positive_number() {
+        let mut settings = cpu_quick_dcnv2();
         assert_eq!(settings.check(), Ok(()));
         for bad in [0.0, -1e-3, f64::NAN] {
             settings.flip_id_learning_rate = Some(bad);
@@ -414,11 +419,7 @@ mod tests {
 
     #[test]
     fn the_trained_id_start_excludes_a_start_file_and_a_redrawn_start() {
-        let mut settings = crate::experiment::FlipSettings::from_preset(
-            &crate::presets::Preset::cpu_quick(),
-            flip_id_models::ModelConfig::from_name("dcnv2").unwrap(),
-            "/models/minilm".into(),
-        );
+        let mut settings = cpu_quick_dcnv2();
         settings.pretrain_from_trained_id = true;
         assert_eq!(settings.check(), Ok(()));
         let mut with_file = settings.clone();

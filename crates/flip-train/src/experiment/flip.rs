@@ -223,8 +223,11 @@ impl Experiment {
     pub fn pretrain(&mut self) -> Result<&Towers> {
         if self.towers.is_none() {
             let mut pretraining = self.settings.pretraining.clone();
-            if self.settings.pretrain_from_trained_id {
-                pretraining.pretrain.id_start = Some(self.trained_id_start()?);
+            if let Some((seed, path)) = self.trained_start_file() {
+                if !path.is_file() {
+                    self.train_start(seed)?;
+                }
+                pretraining.pretrain.id_start = Some(path);
             }
             let towers = pretrain_towers(
                 &self.dataset,
@@ -275,28 +278,33 @@ impl Experiment {
         Ok(self.towers.as_ref().expect("pretrained above"))
     }
 
-    /// The file pretraining's ID tower starts from with
-    /// [`FlipSettings::pretrain_from_trained_id`]: the saved backbone from scratch with the
-    /// pretraining's seed, trained now (on all rows, exactly as its report row) when missing.
-    fn trained_id_start(&mut self) -> Result<PathBuf> {
-        let seed = self.settings.pretraining.pretrain.seed;
-        let path = self.finetuned_path(&Variant::Scratch.key(self.backbone()), seed);
-        if !path.is_file() {
-            tracing::info!(
-                "pretraining starts its ID tower from {} from scratch, seed {seed}: training that first",
-                self.backbone()
-            );
-            let device = self.devices[0].clone().autodiff();
-            let (backbone, shape) = (self.settings.pretraining.backbone.clone(), self.shape);
-            let scored = self.id_variant(
-                Variant::Scratch,
-                |d| Ok(backbone.init(shape, d)),
-                seed,
-                &device,
-            )?;
-            self.trained_start = Some((seed, scored));
-        }
-        Ok(path)
+    /// With [`FlipSettings::pretrain_from_trained_id`]: the pretraining's seed and the file its
+    /// ID tower starts from, the saved backbone from scratch with that seed.
+    fn trained_start_file(&self) -> Option<(u64, PathBuf)> {
+        self.settings.pretrain_from_trained_id.then(|| {
+            let seed = self.settings.pretraining.pretrain.seed;
+            let key = Variant::Scratch.key(self.backbone());
+            (seed, self.finetuned_path(&key, seed))
+        })
+    }
+
+    /// Trains the backbone from scratch with `seed` (on all rows, exactly as its report row,
+    /// which then takes these outcomes) and saves it as [`Experiment::trained_start_file`].
+    fn train_start(&mut self, seed: u64) -> Result<()> {
+        tracing::info!(
+            "pretraining starts its ID tower from {} from scratch, seed {seed}: training that first",
+            self.backbone()
+        );
+        let device = self.devices[0].clone().autodiff();
+        let (backbone, shape) = (self.settings.pretraining.backbone.clone(), self.shape);
+        let scored = self.id_variant(
+            Variant::Scratch,
+            |d| Ok(backbone.init(shape, d)),
+            seed,
+            &device,
+        )?;
+        self.trained_start = Some((seed, scored));
+        Ok(())
     }
 
     /// The variants [`Experiment::run`] finetunes for every seed, in order.
@@ -501,11 +509,10 @@ impl Experiment {
         let name = variant.key(backbone);
         // The model pretraining starts from, when it is this one and not saved yet: trained
         // again even where a finished record exists, to save it.
-        let start_file = (variant == Variant::Scratch
-            && self.settings.pretrain_from_trained_id
-            && seed == self.settings.pretraining.pretrain.seed)
-            .then(|| self.finetuned_path(&name, seed))
-            .filter(|path| !path.is_file());
+        let start_file = self
+            .trained_start_file()
+            .filter(|(s, path)| variant == Variant::Scratch && *s == seed && !path.is_file())
+            .map(|(_, path)| path);
         if start_file.is_none()
             && let Some(done) = self.finished(&name, seed)
         {

@@ -197,15 +197,16 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
             .plm_layers
             .map_or_else(|| "all".to_owned(), |k| k.to_string()),
         backbone,
-        match settings.pretrain_from_trained_id {
-            true => format!(
+        if settings.pretrain_from_trained_id {
+            format!(
                 "{}; pretraining's ID tower started from {backbone} from scratch, seed {} \
                  (not the paper's protocol: the language model is aligned with a trained click \
                  model, and FLIP_ID continues a tower trained before)",
                 settings.id_transfer.description(),
                 settings.pretraining.pretrain.seed
-            ),
-            false => settings.id_transfer.description().to_owned(),
+            )
+        } else {
+            settings.id_transfer.description().to_owned()
         },
         input.counts.train,
         input.counts.train_sample,
