@@ -211,6 +211,9 @@ pub fn train(
             if let Some(summary) = &towers.summary {
                 println!("{}", summary.markdown());
             }
+            if let Some(click) = &towers.id_tower_click {
+                println!("{}", click.describe());
+            }
             println!("pretrained towers, log and curves in {}", dir.display());
         }
         Stage::Flip => {

@@ -1,9 +1,9 @@
 //! `pretrain_from_trained_id`: the run trains the backbone from scratch with the pretraining's
 //! seed first, saves it, and pretraining starts its ID tower from that file (its settings name
-//! the file and its sha256); that seed's "from scratch" row is the same model as in a run
-//! without the setting, reported once; a resumed run trains nothing again. Alone in its
-//! process: burn's device random streams are global, and a test running beside it would draw
-//! from them between its steps.
+//! the file and its sha256) and scores that tower as a click model before and after; that
+//! seed's "from scratch" row is the same model as in a run without the setting, reported once;
+//! a resumed run trains nothing again. Alone in its process: burn's device random streams are
+//! global, and a test running beside it would draw from them between its steps.
 
 use burn::tensor::Device;
 use flip_train::experiment::{Experiment, FlipSettings, Report, Variant};
@@ -51,6 +51,30 @@ fn pretraining_starts_from_the_runs_own_backbone_from_scratch_trained_once() {
             && recorded.contains(&format!("id_start_sha256 = \"{sha256}\"")),
         "{recorded}"
     );
+    // The pretraining scored its ID tower before and after: before, it is the saved model from
+    // scratch, which scored the same on every validation row when its epoch was chosen.
+    let click = &trained.json["id_tower_click"];
+    let before = click["before"]["auc"].as_f64().unwrap();
+    assert!(
+        (before - b[0].valid.auc).abs() < 1e-9,
+        "{click} {:?}",
+        b[0].valid
+    );
+    assert_eq!(
+        click["before"]["rows"].as_u64(),
+        Some(b[0].valid.rows as u64)
+    );
+    let after = click["after"]["auc"].as_f64().unwrap();
+    assert!(after.is_finite() && after != before, "{click}");
+    assert!(
+        trained.markdown.contains(&format!(
+            "pretraining's ID tower on {} validation rows: AUC {before:.4}",
+            b[0].valid.rows
+        )),
+        "{}",
+        trained.markdown
+    );
+    assert!(plain.json["id_tower_click"].is_null());
     let flip_id = row(&trained, Variant::FlipId);
     assert_ne!(row(&plain, Variant::FlipId)[0].valid, flip_id[0].valid);
     assert!(
@@ -64,5 +88,6 @@ fn pretraining_starts_from_the_runs_own_backbone_from_scratch_trained_once() {
     // Resumed: the saved model and the pretraining reused, every number the same.
     let again = run(settings, "trained", true);
     assert_eq!(row(&again, Variant::FlipId)[0].valid, flip_id[0].valid);
+    assert_eq!(again.json["id_tower_click"], *click);
     assert_eq!(row(&again, Variant::Scratch)[0].valid, b[0].valid);
 }

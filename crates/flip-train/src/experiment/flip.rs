@@ -437,6 +437,7 @@ impl Experiment {
             },
             pooling: self.pooling,
             prior: self.prior(),
+            id_tower_click: self.towers.as_ref().and_then(|t| t.id_tower_click),
         })?;
         write_atomically(&self.dir.join("report.md"), report.markdown.as_bytes())?;
         write_atomically(

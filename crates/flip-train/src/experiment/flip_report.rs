@@ -9,6 +9,7 @@ use flip_plm::Pooling;
 use serde::Serialize;
 
 use super::settings::{FlipSettings, describe_differences, differences, to_toml};
+use super::towers::IdTowerClick;
 use super::user_segments::ByUser;
 use super::variants::Variant;
 use crate::finetune::JointProtocol;
@@ -74,6 +75,8 @@ pub(crate) struct Inputs<'a> {
     /// How the language model was pooled.
     pub pooling: Pooling,
     pub prior: Prior,
+    /// The ID tower as a click model before and after pretraining, when it started from one.
+    pub id_tower_click: Option<IdTowerClick>,
 }
 
 /// The prior: every row scored at the training rows' click rate.
@@ -188,7 +191,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     md.push_str(&format!(
         "- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}; FLIP_ID starts from {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
          - ID-only variants: Adam lr {}{}, batch {}, at most {} epochs, patience {}, the epoch chosen on {} (on the finetuning sample: the language-model variants' batch, epochs, patience and ID learning rate)\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}; {} pooling\n\
-         - FLIP protocol: {}\n\n",
+         - FLIP protocol: {}\n",
         input.preset.name,
         input.preset.description,
         settings.pretraining.plm.display(),
@@ -243,6 +246,13 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
             ),
         }
     ));
+    if let Some(click) = &input.id_tower_click {
+        md.push_str(&format!(
+            "- {}: how far aligning moved it away from the click model it started as\n",
+            click.describe()
+        ));
+    }
+    md.push('\n');
     md.push_str("## Timings\n\n| phase | seconds |\n|---|---:|\n");
     for (phase, s) in input.timings {
         md.push_str(&format!("| {phase} | {s:.0} |\n"));
@@ -266,6 +276,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         "prior": prior,
         "timings": input.timings,
         "seconds": input.seconds,
+        "id_tower_click": input.id_tower_click,
     });
     Ok(Report {
         markdown: md,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use burn::module::Module;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Device;
 use flip_align::{FieldMasker, FlipPretrainer, NoiseDistribution};
@@ -19,12 +20,20 @@ use super::run_dir::{claim, release_if_unused};
 use super::saved::{load_module, save_module};
 use super::settings::PretrainSettings;
 use crate::atomic::write_atomically;
+use crate::ctr::{Evaluation, evaluate};
 use crate::parallel::Replicas;
 use crate::pretrain::{PretrainRun, StepRecord, training_rows};
 use crate::validate::Check;
 
 /// Where a finished pretraining records its wall time, for reports of runs that reuse it.
 const SECONDS_FILE: &str = "wall-seconds.txt";
+
+/// Where a pretraining whose ID tower started from a click model (`id_start`) records how
+/// that tower ranks the validation clicks before and after ([`IdTowerClick`]).
+const ID_TOWER_CLICK_FILE: &str = "id-tower-click.json";
+
+/// Rows per forward pass when the ID tower is scored.
+const ID_EVAL_BATCH: usize = 8192;
 
 /// The pretrained towers saved in a pretraining folder.
 #[derive(Debug, Clone)]
@@ -37,6 +46,51 @@ pub struct Towers {
     pub seconds: f64,
     /// The first and last log windows and the chance levels, when this invocation trained.
     pub summary: Option<PretrainSummary>,
+    /// How the ID tower ranked the validation clicks before and after pretraining, when it
+    /// started from a click model (`id_start`).
+    pub id_tower_click: Option<IdTowerClick>,
+}
+
+/// How a pretraining whose ID tower started from a trained click model (`id_start`) changed
+/// that tower as a click model: its AUC and LogLoss on every validation row before pretraining
+/// (the start file's model, with its own output layer) and after (the pretrained tower, the
+/// output layer untouched by the alignment losses). The drop is how far aligning moved the
+/// tower away from the click.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IdTowerClick {
+    /// The start file's model.
+    pub before: Evaluation,
+    /// The pretrained ID tower.
+    pub after: Evaluation,
+}
+
+impl IdTowerClick {
+    /// One line for logs and reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "pretraining's ID tower on {} validation rows: AUC {:.4} / LogLoss {:.4} before \
+             (its start file), {:.4} / {:.4} after (AUC {:+.4})",
+            self.before.rows,
+            self.before.auc,
+            self.before.logloss,
+            self.after.auc,
+            self.after.logloss,
+            self.after.auc - self.before.auc
+        )
+    }
+
+    /// The record in the pretraining folder `dir`, when there is one.
+    fn read(dir: &Path) -> Result<Option<Self>> {
+        let path = dir.join(ID_TOWER_CLICK_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(Some(serde_json::from_str(&text).with_context(|| {
+            format!("{}: unexpected content", path.display())
+        })?))
+    }
 }
 
 /// How the losses moved during a pretraining, against chance.
@@ -304,6 +358,7 @@ fn pretrain_claimed(
             backbone,
             seconds,
             summary: None,
+            id_tower_click: IdTowerClick::read(dir)?,
         });
     }
     let device = devices
@@ -339,6 +394,20 @@ fn pretrain_claimed(
         .context("the tokenizer has no mask token, which MLM needs")?;
     let shape = input_shape(dataset);
     let id_model = initial_id_tower(&backbone, shape, config, &device)?;
+    // A tower started from a click model is scored before and after, on every validation row.
+    let valid = match config.id_start {
+        Some(_) => Some(dataset.load(Split::Valid)?),
+        None => None,
+    };
+    let score = |model: &CtrNet, valid: &flip_data::SplitData| {
+        evaluate(
+            &model.valid(),
+            valid,
+            ID_EVAL_BATCH,
+            &device.clone().inner(),
+        )
+    };
+    let before = valid.as_ref().map(|v| score(&id_model, v));
     let reserved: Vec<bool> = {
         let mut r = vec![false; meta.vocab_size as usize];
         for f in &meta.fields {
@@ -410,6 +479,22 @@ fn pretrain_claimed(
             done.state.global_step
         );
     }
+    // Written before the towers, whose files mark the folder finished.
+    let id_tower_click = match (before, &valid) {
+        (Some(before), Some(valid)) => {
+            let click = IdTowerClick {
+                before,
+                after: score(&done.model.id_model, valid),
+            };
+            tracing::info!("{}", click.describe());
+            write_atomically(
+                &dir.join(ID_TOWER_CLICK_FILE),
+                serde_json::to_string_pretty(&click)?.as_bytes(),
+            )?;
+            Some(click)
+        }
+        _ => None,
+    };
     save_module(&done.model.id_model, &dir.join("id-model.bpk"))?;
     write_atomically(
         &dir.join("id-model.json"),
@@ -445,6 +530,7 @@ fn pretrain_claimed(
         backbone,
         seconds,
         summary,
+        id_tower_click,
     })
 }
 
@@ -538,6 +624,7 @@ mod tests {
             backbone,
             seconds: 0.0,
             summary: None,
+            id_tower_click: None,
         };
         device.seed(2);
         let load = |t| split(&towers.id_model_transferring(t, shape, &device).unwrap());
