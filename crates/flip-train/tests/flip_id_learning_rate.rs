@@ -3,12 +3,11 @@
 //! without it. Alone in its process: burn's device random streams are global, and a test
 //! running beside it would draw from them between its steps.
 
-use burn::tensor::Device;
-use flip_train::experiment::{Experiment, Variant};
+use flip_train::experiment::Variant;
 
 mod example_fixture;
 
-use example_fixture::example_setup;
+use example_fixture::{example_setup, run_experiment};
 
 #[test]
 fn flip_id_at_its_own_learning_rate_leaves_every_other_variant_unchanged() {
@@ -16,15 +15,7 @@ fn flip_id_at_its_own_learning_rate_leaves_every_other_variant_unchanged() {
     settings.id_only = true;
     settings.finetune_rows = Some(dataset.meta().splits.train.rows / 2);
     let run = |settings, name: &str| {
-        Experiment::new(
-            dataset.clone(),
-            settings,
-            scratch.path().join(name),
-            Device::flex(),
-        )
-        .unwrap()
-        .run()
-        .unwrap()
+        run_experiment(&dataset, settings, &scratch.path().join(name), false)
     };
     let same = run(settings.clone(), "same");
     let own_rate = settings.id_training.learning_rate / 10.0;

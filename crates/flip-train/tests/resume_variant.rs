@@ -3,12 +3,11 @@
 //! model is built. Alone in its process: burn's device random streams are global, and a test
 //! running beside it would draw from them between its steps.
 
-use burn::tensor::Device;
-use flip_train::experiment::{Experiment, Variant};
+use flip_train::experiment::Variant;
 
 mod example_fixture;
 
-use example_fixture::example_setup;
+use example_fixture::{example_setup, run_experiment};
 
 #[test]
 fn a_variant_trained_again_on_resume_equals_its_first_run() {
@@ -18,20 +17,13 @@ fn a_variant_trained_again_on_resume_equals_its_first_run() {
     // variants run after the two on all rows.
     settings.finetune_rows = Some(dataset.meta().splits.train.rows / 2);
     let run = scratch.path().join("run");
-    let first = Experiment::new(dataset.clone(), settings.clone(), &run, Device::flex())
-        .unwrap()
-        .run()
-        .unwrap();
+    let first = run_experiment(&dataset, settings.clone(), &run, false);
     // Resume with the variants on all rows finished and those on the sample not: these are
     // built and trained again after nothing else ran in the process.
     for key in ["dcnv2-scratch-sample", "flip-id-sample"] {
         std::fs::remove_file(run.join(format!("finished/{key}-seed2012.json"))).unwrap();
     }
-    let again = Experiment::new(dataset, settings, &run, Device::flex())
-        .unwrap()
-        .resuming(true)
-        .run()
-        .unwrap();
+    let again = run_experiment(&dataset, settings, &run, true);
     for v in [Variant::ScratchOnSample, Variant::FlipIdOnSample] {
         let name = v.label("dcnv2");
         let (a, b) = (

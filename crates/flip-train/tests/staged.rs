@@ -3,12 +3,11 @@
 //! its starting mixture and its finetuned epochs, is scored on the full test split like the
 //! ID-only variants, and a resumed run reports the same numbers without training again.
 
-use burn::tensor::Device;
-use flip_train::experiment::{Experiment, UserSegments, Variant};
+use flip_train::experiment::{UserSegments, Variant};
 
 mod example_fixture;
 
-use example_fixture::{example_setup, example_setup_with_recipe};
+use example_fixture::{example_setup, example_setup_with_recipe, run_experiment};
 
 #[test]
 fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report() {
@@ -17,11 +16,7 @@ fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report(
     // Fewer test rows than the split has, so that the full test split is scored apart.
     settings.eval_rows = Some(full_test - 2);
     let run = scratch.path().join("run");
-    let device = Device::flex();
-
-    let mut experiment =
-        Experiment::new(dataset.clone(), settings.clone(), &run, device.clone()).unwrap();
-    let report = experiment.run().unwrap();
+    let report = run_experiment(&dataset, settings.clone(), &run, false);
     for key in ["flip-id", "flip-plm"] {
         let path = run.join("finetuned").join(format!("{key}-seed2012.bpk"));
         assert!(path.is_file(), "{} kept for FLIP", path.display());
@@ -89,10 +84,7 @@ fn staged_flip_starts_from_both_finetuned_towers_and_resumes_to_the_same_report(
             .contains("the same validation rows as the towers' epochs")
     );
 
-    let mut again = Experiment::new(dataset, settings, &run, device)
-        .unwrap()
-        .resuming(true);
-    let resumed = again.run().unwrap();
+    let resumed = run_experiment(&dataset, settings, &run, true);
     for (name, row) in &report.table.rows {
         let other = &resumed.table.rows[name];
         assert_eq!(row.auc.mean, other.auc.mean, "{name}");
@@ -108,10 +100,7 @@ fn staged_flip_without_joint_epochs_is_the_mixture_chosen_on_other_validation_ro
     settings.eval_rows = Some(valid / 2);
     settings.finetune.staged_max_epochs = Some(0);
     let run = scratch.path().join("run");
-    let report = Experiment::new(dataset.clone(), settings.clone(), &run, Device::flex())
-        .unwrap()
-        .run()
-        .unwrap();
+    let report = run_experiment(&dataset, settings.clone(), &run, false);
     assert!(report.markdown.contains(&format!(
         "α and the epoch chosen on {} other validation rows, apart from those that selected \
          FLIP_PLM's epoch (FLIP_ID's was chosen on all of them)",
@@ -164,11 +153,7 @@ fn staged_flip_without_joint_epochs_is_the_mixture_chosen_on_other_validation_ro
         "no training time"
     );
     // The record reads back: a resumed run reports FLIP without finetuning it again.
-    let resumed = Experiment::new(dataset, settings, &run, Device::flex())
-        .unwrap()
-        .resuming(true)
-        .run()
-        .unwrap();
+    let resumed = run_experiment(&dataset, settings, &run, true);
     let again = &resumed.table.rows[&Variant::Flip.label("dcnv2")].seeds[0];
     assert_eq!(again, flip);
 }
@@ -189,10 +174,7 @@ fn every_variant_is_scored_apart_on_test_users_seen_and_not_seen_in_training() {
         .expect("seen and unseen users in the test split");
     assert_eq!(users.seen.len() + users.unseen.len(), full_test);
     let run = scratch.path().join("run");
-    let report = Experiment::new(dataset, settings, &run, Device::flex())
-        .unwrap()
-        .run()
-        .unwrap();
+    let report = run_experiment(&dataset, settings, &run, false);
     for v in [
         Variant::Scratch,
         Variant::FlipId,

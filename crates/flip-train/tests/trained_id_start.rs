@@ -5,28 +5,18 @@
 //! a resumed run trains nothing again. Alone in its process: burn's device random streams are
 //! global, and a test running beside it would draw from them between its steps.
 
-use burn::tensor::Device;
-use flip_train::experiment::{Experiment, FlipSettings, Report, Variant};
+use flip_train::experiment::{Report, Variant};
 
 mod example_fixture;
 
-use example_fixture::example_setup;
+use example_fixture::{example_setup, run_experiment};
 
 #[test]
 fn pretraining_starts_from_the_runs_own_backbone_from_scratch_trained_once() {
     let (scratch, dataset, mut settings) = example_setup();
     settings.id_only = true;
-    let run = |settings: FlipSettings, name: &str, resume: bool| {
-        Experiment::new(
-            dataset.clone(),
-            settings,
-            scratch.path().join(name),
-            Device::flex(),
-        )
-        .unwrap()
-        .resuming(resume)
-        .run()
-        .unwrap()
+    let run = |settings, name: &str, resume| {
+        run_experiment(&dataset, settings, &scratch.path().join(name), resume)
     };
     let row = |report: &Report, v: Variant| report.table.rows[&v.label("dcnv2")].seeds.clone();
     let plain = run(settings.clone(), "plain", false);

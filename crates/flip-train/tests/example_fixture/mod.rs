@@ -3,8 +3,11 @@
 
 use std::path::Path;
 
-use flip_data::FlipHome;
-use flip_train::experiment::{FlipSettings, PrepareRequest, Sources, model_named, preset_named};
+use burn::tensor::Device;
+use flip_data::{FlipHome, PreparedDataset};
+use flip_train::experiment::{
+    Experiment, FlipSettings, PrepareRequest, Report, Sources, model_named, preset_named,
+};
 use flip_train::finetune::JointProtocol;
 
 /// The example dataset prepared for the tiny BERT in a scratch `FLIP_HOME`, and cpu-quick
@@ -50,4 +53,19 @@ pub fn example_setup_with_recipe(
     settings.finetune.max_epochs = 2;
     settings.finetune.patience = 2;
     (scratch, prepared.dataset, settings)
+}
+
+/// Runs a whole experiment with `settings` in `dir` on the flex device (continuing what `dir`
+/// holds when `resume`) and returns its report.
+pub fn run_experiment(
+    dataset: &PreparedDataset,
+    settings: FlipSettings,
+    dir: &Path,
+    resume: bool,
+) -> Report {
+    Experiment::new(dataset.clone(), settings, dir, Device::flex())
+        .unwrap()
+        .resuming(resume)
+        .run()
+        .unwrap()
 }
