@@ -395,10 +395,6 @@ fn pretrain_claimed(
     let shape = input_shape(dataset);
     let id_model = initial_id_tower(&backbone, shape, config, &device)?;
     // A tower started from a click model is scored before and after, on every validation row.
-    let valid = match config.id_start {
-        Some(_) => Some(dataset.load(Split::Valid)?),
-        None => None,
-    };
     let score = |model: &CtrNet, valid: &flip_data::SplitData| {
         evaluate(
             &model.valid(),
@@ -407,7 +403,14 @@ fn pretrain_claimed(
             &device.clone().inner(),
         )
     };
-    let before = valid.as_ref().map(|v| score(&id_model, v));
+    let scored_start = match config.id_start {
+        Some(_) => {
+            let valid = dataset.load(Split::Valid)?;
+            let before = score(&id_model, &valid);
+            Some((valid, before))
+        }
+        None => None,
+    };
     let reserved: Vec<bool> = {
         let mut r = vec![false; meta.vocab_size as usize];
         for f in &meta.fields {
@@ -480,11 +483,11 @@ fn pretrain_claimed(
         );
     }
     // Written before the towers, whose files mark the folder finished.
-    let id_tower_click = match (before, &valid) {
-        (Some(before), Some(valid)) => {
+    let id_tower_click = match scored_start {
+        Some((valid, before)) => {
             let click = IdTowerClick {
                 before,
-                after: score(&done.model.id_model, valid),
+                after: score(&done.model.id_model, &valid),
             };
             tracing::info!("{}", click.describe());
             write_atomically(
@@ -493,7 +496,7 @@ fn pretrain_claimed(
             )?;
             Some(click)
         }
-        _ => None,
+        None => None,
     };
     save_module(&done.model.id_model, &dir.join("id-model.bpk"))?;
     write_atomically(
