@@ -292,8 +292,45 @@ fn scored_in_split_order<const K: usize>(
     out
 }
 
-/// Click probabilities of every row of `data` (inference device) `[N]`, in split order; rows
-/// are scored in batches of similar prompt length, each padded to its longest prompt.
+/// What [`text_scores`] returns: per row of the split, in split order, `[N]` each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextScores {
+    /// Click probabilities (of the mixture, for FLIP).
+    pub probs: Vec<f32>,
+    /// The ID tower's logits (`None` without an ID tower).
+    pub id_logits: Option<Vec<f32>>,
+    /// The language model's logits.
+    pub plm_logits: Vec<f32>,
+}
+
+/// Click probabilities and each tower's logit for every row of `data` (inference device), in
+/// one pass; rows are scored in batches of similar prompt length, each padded to its longest
+/// prompt.
+pub fn text_scores(
+    model: &TextClassifier,
+    data: &SplitData,
+    batch_size: usize,
+    pad_id: u32,
+    device: &Device,
+) -> TextScores {
+    let [probs, id, plm] = scored_in_split_order(data, batch_size, pad_id, |batch| {
+        let (ids, tokens, mask, _) = tensors(batch, device);
+        let logits = model.forward(ids, tokens, mask);
+        [
+            host_values(sigmoid(logits.output)),
+            logits.id.map(host_values).unwrap_or_default(),
+            host_values(logits.plm),
+        ]
+    });
+    TextScores {
+        probs,
+        id_logits: model.id_model.is_some().then_some(id),
+        plm_logits: plm,
+    }
+}
+
+/// Click probabilities of every row of `data` (inference device) `[N]`, in split order (see
+/// [`text_scores`]).
 pub fn predict_text(
     model: &TextClassifier,
     data: &SplitData,
@@ -301,13 +338,7 @@ pub fn predict_text(
     pad_id: u32,
     device: &Device,
 ) -> Vec<f32> {
-    let [probs] = scored_in_split_order(data, batch_size, pad_id, |batch| {
-        let (ids, tokens, mask, _) = tensors(batch, device);
-        [host_values(sigmoid(
-            model.forward(ids, tokens, mask).output,
-        ))]
-    });
-    probs
+    text_scores(model, data, batch_size, pad_id, device).probs
 }
 
 /// Each tower's logit for every row of `data` (inference device): `(ID tower, language
@@ -319,15 +350,8 @@ pub fn tower_logits(
     pad_id: u32,
     device: &Device,
 ) -> (Option<Vec<f32>>, Vec<f32>) {
-    let [id, plm] = scored_in_split_order(data, batch_size, pad_id, |batch| {
-        let (ids, tokens, mask, _) = tensors(batch, device);
-        let logits = model.forward(ids, tokens, mask);
-        [
-            logits.id.map(host_values).unwrap_or_default(),
-            host_values(logits.plm),
-        ]
-    });
-    (model.id_model.is_some().then_some(id), plm)
+    let scores = text_scores(model, data, batch_size, pad_id, device);
+    (scores.id_logits, scores.plm_logits)
 }
 
 /// AUC and LogLoss of `model` on `data`.

@@ -152,10 +152,53 @@ fn staged_flip_without_joint_epochs_is_the_mixture_chosen_on_other_validation_ro
         record["outcome"]["seconds_per_epoch"], 0.0,
         "no training time"
     );
+    // With no joint epoch FLIP's towers are FLIP_ID and FLIP_PLM: its mixture in hindsight
+    // scores them alone as those variants were scored (each through its own scorer), and the
+    // mixture at FLIP's α as FLIP was.
+    let full_test_auc = |v: Variant| {
+        let rows = &report.table.rows;
+        rows.get(&v.full_test_label("dcnv2"))
+            .unwrap_or_else(|| &rows[&v.label("dcnv2")])
+            .seeds[0]
+            .test
+            .auc
+    };
+    let mixtures = report.json["flip_mixture_in_hindsight"].as_array().unwrap();
+    assert_eq!(mixtures.len(), 1, "{mixtures:?}");
+    assert_eq!(mixtures[0]["seed"], 2012);
+    let m = &mixtures[0]["mixture"];
+    let value = |key: &str| m[key].as_f64().unwrap();
+    assert!(
+        (value("auc") - full_test_auc(Variant::Flip)).abs() < 1e-6,
+        "{m}"
+    );
+    assert!(
+        (value("id_alone") - full_test_auc(Variant::FlipId)).abs() < 1e-6,
+        "{m}"
+    );
+    assert!(
+        (value("plm_alone") - full_test_auc(Variant::FlipPlm)).abs() < 1e-6,
+        "{m}"
+    );
+    for key in ["auc", "id_alone", "plm_alone"] {
+        assert!(value("best_auc") >= value(key), "{m}");
+    }
+    assert!((0.0..=1.0).contains(&value("best_alpha")), "{m}");
+    assert!(report.markdown.contains("## FLIP's mixture in hindsight"));
+    assert!(report.markdown.contains(&format!(
+        "| 2012 | {:.2} | {:.4} | {:.2} |",
+        value("alpha"),
+        value("auc"),
+        value("best_alpha")
+    )));
     // The record reads back: a resumed run reports FLIP without finetuning it again.
     let resumed = run_experiment(&dataset, settings, &run, true);
     let again = &resumed.table.rows[&Variant::Flip.label("dcnv2")].seeds[0];
     assert_eq!(again, flip);
+    assert_eq!(
+        resumed.json["flip_mixture_in_hindsight"],
+        report.json["flip_mixture_in_hindsight"]
+    );
 }
 
 #[test]

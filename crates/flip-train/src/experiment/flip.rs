@@ -39,11 +39,11 @@ use super::variants::{Ablation, Finished, Variant, curve, sample, sample_apart};
 use crate::atomic::{write_atomically, write_json_atomically};
 use crate::ctr::{CtrTrainConfig, EpochRecord, Evaluation, evaluate, fit, predict};
 use crate::finetune::{
-    FinetuneConfig, JointProtocol, TextClassifier, evaluate_text, finetune, predict_text,
+    FinetuneConfig, JointProtocol, TextClassifier, evaluate_text, finetune, text_scores,
     tower_logits,
 };
 use crate::metrics::{auc, prior_log_loss};
-use crate::mixing::mixing_weight_by_auc;
+use crate::mixing::{MixtureInHindsight, mixing_weight_by_auc};
 use crate::parallel::Replicas;
 use crate::plot::{Series, line_chart};
 use crate::report::SeedOutcome;
@@ -109,6 +109,8 @@ pub struct Experiment {
     results: Vec<(String, Vec<SeedOutcome>)>,
     curves: Vec<Series>,
     timings: Vec<(String, f64)>,
+    /// FLIP's mixture on the full test split in hindsight, per seed, in the order they ran.
+    mixtures: Vec<(u64, MixtureInHindsight)>,
     started: Instant,
 }
 
@@ -169,6 +171,7 @@ impl Experiment {
             results: Vec::new(),
             curves: Vec::new(),
             timings: Vec::new(),
+            mixtures: Vec::new(),
             started: Instant::now(),
         })
     }
@@ -438,6 +441,7 @@ impl Experiment {
             pooling: self.pooling,
             prior: self.prior(),
             id_tower_click: self.towers.as_ref().and_then(|t| t.id_tower_click),
+            mixtures: &self.mixtures,
         })?;
         write_atomically(&self.dir.join("report.md"), report.markdown.as_bytes())?;
         write_atomically(
@@ -624,17 +628,25 @@ impl Experiment {
             );
         }
         let (scoring, batch) = (&self.devices[0], config.eval_batch_size);
-        let metrics = self.test_metrics(
-            &predict_text(
-                &fitted.model,
-                &self.rows.full_test,
-                batch,
-                self.pad_id,
-                scoring,
-            ),
-            |sample| evaluate_text(&fitted.model, sample, batch, self.pad_id, scoring),
+        let full = text_scores(
+            &fitted.model,
+            &self.rows.full_test,
+            batch,
+            self.pad_id,
+            scoring,
         );
-        let done = metrics.finished(
+        let mixture = full.id_logits.as_ref().and_then(|id| {
+            MixtureInHindsight::of(
+                id,
+                &full.plm_logits,
+                &self.rows.full_test.labels,
+                f64::from(fitted.model.alpha()),
+            )
+        });
+        let metrics = self.test_metrics(&full.probs, |sample| {
+            evaluate_text(&fitted.model, sample, batch, self.pad_id, scoring)
+        });
+        let mut done = metrics.finished(
             |test| {
                 SeedOutcome::with_valid(
                     seed,
@@ -647,6 +659,7 @@ impl Experiment {
             curve(&fitted.history),
             started.elapsed().as_secs_f64(),
         );
+        done.mixture = mixture;
         Ok(self.finish(&name, seed, done))
     }
 
@@ -744,6 +757,9 @@ impl Experiment {
         }
         self.timings
             .push((format!("{name} (seed {seed})"), done.seconds));
+        if let Some(mixture) = done.mixture {
+            self.mixtures.push((seed, mixture));
+        }
     }
 
     /// The model a variant with the language model starts from, on `device`: the language
@@ -872,6 +888,7 @@ impl TestMetrics {
             by_user: self.by_user.map(|b| b.map(&outcome)),
             curve,
             seconds,
+            mixture: None,
         }
     }
 }

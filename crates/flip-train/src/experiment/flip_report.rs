@@ -13,6 +13,7 @@ use super::towers::IdTowerClick;
 use super::user_segments::ByUser;
 use super::variants::Variant;
 use crate::finetune::JointProtocol;
+use crate::mixing::MixtureInHindsight;
 use crate::presets::Preset;
 use crate::report::{MeanStd, ModelResult, ResultsTable, SeedOutcome};
 
@@ -77,6 +78,8 @@ pub(crate) struct Inputs<'a> {
     pub prior: Prior,
     /// The ID tower as a click model before and after pretraining, when it started from one.
     pub id_tower_click: Option<IdTowerClick>,
+    /// FLIP's mixture on the full test split in hindsight, per seed.
+    pub mixtures: &'a [(u64, MixtureInHindsight)],
 }
 
 /// The prior: every row scored at the training rows' click rate.
@@ -174,6 +177,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
             ));
         }
     }
+    md.push_str(&mixtures_markdown(input.mixtures));
     let preset_settings = FlipSettings::from_preset(
         input.preset,
         settings.pretraining.backbone.clone(),
@@ -277,6 +281,11 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         "timings": input.timings,
         "seconds": input.seconds,
         "id_tower_click": input.id_tower_click,
+        "flip_mixture_in_hindsight": input
+            .mixtures
+            .iter()
+            .map(|(seed, m)| serde_json::json!({ "seed": seed, "mixture": m }))
+            .collect::<Vec<_>>(),
     });
     Ok(Report {
         markdown: md,
@@ -284,6 +293,40 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         table,
         paired,
     })
+}
+
+/// The section on FLIP's mixture in hindsight: per seed, the full test split's AUC at FLIP's
+/// `α`, at the best `α` in hindsight and of each tower alone (empty without FLIP).
+fn mixtures_markdown(mixtures: &[(u64, MixtureInHindsight)]) -> String {
+    if mixtures.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\n## FLIP's mixture in hindsight\n\nFLIP's logit is `α z_id + (1 − α) z_plm`, its `α` chosen \
+         on validation rows. Here its two towers are mixed at every `α` from 0 to 1 in steps of \
+         0.01 on the full test split: the best `α` in hindsight is chosen with the labels it is \
+         scored on, so it is not a result; it bounds what any mixing weight of these two towers \
+         could gain on these rows.\n\n\
+         | seed | FLIP's α | test AUC | best α in hindsight | its test AUC | ID tower alone (α = 1) | language model alone (α = 0) |\n\
+         |---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (seed, m) in mixtures {
+        md.push_str(&format!(
+            "| {seed} | {:.2} | {:.4} | {:.2} | {:.4} ({:+.4}) | {:.4} | {:.4} |\n",
+            m.alpha,
+            m.auc,
+            m.best_alpha,
+            m.best_auc,
+            m.best_auc - m.id_alone,
+            m.id_alone,
+            m.plm_alone
+        ));
+    }
+    md.push_str(
+        "\n(In parentheses: the best mixture's gain over the ID tower alone. FLIP's ID tower is \
+         FLIP_ID's when the staged protocol keeps the starting mixture.)\n",
+    );
+    md
 }
 
 /// The comparisons the paper's claims rest on, among the rows of `rows`: each FLIP_ID against

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::user_segments::ByUser;
 use crate::ctr::EpochRecord;
+use crate::mixing::MixtureInHindsight;
 use crate::report::SeedOutcome;
 
 /// A pretraining ablation: one or two alignment losses switched off.
@@ -159,6 +160,10 @@ pub struct Finished {
     pub curve: Vec<(f64, f64)>,
     /// Wall seconds of the variant.
     pub seconds: f64,
+    /// FLIP only: its mixture on the full test split at its `α` and in hindsight (absent from
+    /// records written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixture: Option<MixtureInHindsight>,
 }
 
 /// Validation AUC per epoch.
@@ -264,11 +269,14 @@ mod tests {
             by_user: None,
             curve: vec![(1.0, 0.7)],
             seconds: 1.0,
+            mixture: None,
         };
         let text = serde_json::to_string(&before).unwrap();
         assert!(!text.contains("by_user"), "{text}");
+        assert!(!text.contains("mixture"), "{text}");
         let back: Finished = serde_json::from_str(&text).unwrap();
         assert!(back.by_user.is_none());
+        assert!(back.mixture.is_none());
         let seen = crate::report::tests::outcome(2012, 0.75);
         let after = Finished {
             by_user: Some(ByUser {
