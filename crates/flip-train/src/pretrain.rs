@@ -70,6 +70,11 @@ pub struct PretrainConfig {
     /// model rather than with a tower that learns alongside it. Not the paper's protocol (its
     /// towers both start untrained). Default none.
     pub id_start: Option<PathBuf>,
+    /// Keep the ID tower's weights as they start: only the heads, the temperature and the
+    /// language model learn (with `id_start`, the language model is aligned with that click
+    /// model exactly as it is, while the heads keep `learning_rate`). Not the paper's
+    /// protocol. Default false.
+    pub freeze_id_tower: bool,
     /// The sha256 of `id_start`'s file, filled in when pretraining starts (and recorded in
     /// the run's settings, so that a run is reused only with the same file); given, it must
     /// match. Default none.
@@ -101,6 +106,7 @@ impl Default for PretrainConfig {
             warmup_steps: 0,
             id_embedding_std: None,
             id_start: None,
+            freeze_id_tower: false,
             id_start_sha256: None,
             pad_to: None,
             seed: 2012,
@@ -411,7 +417,15 @@ impl PretrainRun<'_> {
                     geometry,
                     plm: plm_grads,
                     rest: rest_grads,
-                } = step_gradients(&model, &batch, &masked, noise, &c.align, self.replicas);
+                } = step_gradients(
+                    &model,
+                    &batch,
+                    &masked,
+                    noise,
+                    &c.align,
+                    c.freeze_id_tower,
+                    self.replicas,
+                );
                 // Before the optimizer step: a diverged step changes no weight, and no
                 // checkpoint is written after it.
                 check_loss(

@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
+use burn::tensor::{Gradients, Tensor};
 use flip_align::{
     AlignConfig, FlipPretrainer, MaskedBatch, PretrainBatch, PretrainParts, ProjectionGeometry,
 };
@@ -38,20 +38,52 @@ fn scalar(t: &Tensor<1>) -> f64 {
     f64::from(t.clone().into_scalar::<f32>())
 }
 
-/// The gradients of one step over `batch` with its masks and `noise` ids (`B · k · K`).
+/// The gradients of one step over `batch` with its masks and `noise` ids (`B · k · K`);
+/// none for the ID tower's parameters when `freeze_id_tower`.
 pub fn step_gradients(
     model: &FlipPretrainer,
     batch: &Batch,
     masked: &MaskedBatch,
     noise: Vec<i64>,
     align: &AlignConfig,
+    freeze_id_tower: bool,
     replicas: &Replicas,
 ) -> StepGradients {
     if replicas.len() == 1 {
-        one_device(model, batch, masked, noise, align, replicas)
+        one_device(
+            model,
+            batch,
+            masked,
+            noise,
+            align,
+            freeze_id_tower,
+            replicas,
+        )
     } else {
-        shared(model, batch, masked, &noise, align, replicas)
+        shared(
+            model,
+            batch,
+            masked,
+            &noise,
+            align,
+            freeze_id_tower,
+            replicas,
+        )
     }
+}
+
+/// The gradients of `model`'s parameters in `grads` other than the language model's (taken
+/// out before), without the ID tower's when `freeze_id_tower`.
+fn rest_gradients(
+    mut grads: Gradients,
+    model: &FlipPretrainer,
+    freeze_id_tower: bool,
+) -> GradientsParams {
+    if freeze_id_tower {
+        // Taken out of `grads` and dropped: the optimizer skips a parameter without one.
+        let _ = GradientsParams::from_module(&mut grads, &model.id_model);
+    }
+    GradientsParams::from_grads(grads, model)
 }
 
 fn one_device(
@@ -60,6 +92,7 @@ fn one_device(
     masked: &MaskedBatch,
     noise: Vec<i64>,
     align: &AlignConfig,
+    freeze_id_tower: bool,
     replicas: &Replicas,
 ) -> StepGradients {
     let inputs = PretrainBatch::new(batch, masked, noise, replicas.main());
@@ -83,7 +116,7 @@ fn one_device(
         record,
         geometry,
         plm,
-        rest: GradientsParams::from_grads(grads, model),
+        rest: rest_gradients(grads, model, freeze_id_tower),
     }
 }
 
@@ -102,6 +135,7 @@ fn shared(
     masked: &MaskedBatch,
     noise: &[i64],
     align: &AlignConfig,
+    freeze_id_tower: bool,
     replicas: &Replicas,
 ) -> StepGradients {
     let main = replicas.main();
@@ -200,7 +234,7 @@ fn shared(
         let mut grads = total.backward();
         let plm =
             GradientsParams::from_module(&mut grads, &replica.plm).to_device(main, &replica.plm);
-        let rest = GradientsParams::from_grads(grads, &replica).to_device(main, &replica);
+        let rest = rest_gradients(grads, &replica, freeze_id_tower).to_device(main, &replica);
         (plm, rest)
     });
     let (plm, rest): (Vec<_>, Vec<_>) = grads.into_iter().unzip();
