@@ -24,16 +24,18 @@ pub fn mixing_weight_by_auc(
     plm_logits: &[f32],
     labels: &[u8],
 ) -> Option<(f64, f64)> {
-    let mut best: Option<(f64, f64)> = None;
-    for (alpha, value) in auc_by_alpha(id_logits, plm_logits, labels)?
-        .into_iter()
+    Some(best_on(&auc_by_alpha(id_logits, plm_logits, labels)?))
+}
+
+/// The `(α, AUC)` of `curve` (ascending in `α`, not empty) with the highest AUC, a tie going
+/// to the larger `α`.
+fn best_on(curve: &[(f64, f64)]) -> (f64, f64) {
+    curve
+        .iter()
         .rev()
-    {
-        if best.is_none_or(|(_, b)| value > b) {
-            best = Some((alpha, value));
-        }
-    }
-    best
+        .copied()
+        .reduce(|best, point| if point.1 > best.1 { point } else { best })
+        .expect("the grid has points")
 }
 
 /// The AUC on `labels` of the mixture `α a + (1 − α) b` at every `α` of the grid `0, 0.01,
@@ -86,14 +88,17 @@ impl MixtureInHindsight {
     /// The mixture of `id_logits` and `plm_logits` at `alpha` and in hindsight on `labels`;
     /// `None` when the rows hold one class only.
     pub fn of(id_logits: &[f32], plm_logits: &[f32], labels: &[u8], alpha: f64) -> Option<Self> {
-        let (best_alpha, best_auc) = mixing_weight_by_auc(id_logits, plm_logits, labels)?;
+        let curve = auc_by_alpha(id_logits, plm_logits, labels)?;
+        let (best_alpha, best_auc) = best_on(&curve);
+        // The grid's ends: the language model alone (α = 0) and the ID tower alone (α = 1).
+        let (plm_alone, id_alone) = (curve[0].1, curve[GRID as usize].1);
         Some(MixtureInHindsight {
             alpha,
             auc: auc(labels, &mixed(id_logits, plm_logits, alpha))?,
             best_alpha,
             best_auc,
-            id_alone: auc(labels, id_logits)?,
-            plm_alone: auc(labels, plm_logits)?,
+            id_alone,
+            plm_alone,
         })
     }
 }

@@ -70,15 +70,15 @@ pub struct PretrainConfig {
     /// model rather than with a tower that learns alongside it. Not the paper's protocol (its
     /// towers both start untrained). Default none.
     pub id_start: Option<PathBuf>,
+    /// The sha256 of `id_start`'s file, filled in when pretraining starts (and recorded in
+    /// the run's settings, so that a run is reused only with the same file); given, it must
+    /// match. Default none.
+    pub id_start_sha256: Option<String>,
     /// Keep the ID tower's weights as they start: only the heads, the temperature and the
     /// language model learn (with `id_start`, the language model is aligned with that click
     /// model exactly as it is, while the heads keep `learning_rate`). Not the paper's
     /// protocol. Default false.
     pub freeze_id_tower: bool,
-    /// The sha256 of `id_start`'s file, filled in when pretraining starts (and recorded in
-    /// the run's settings, so that a run is reused only with the same file); given, it must
-    /// match. Default none.
-    pub id_start_sha256: Option<String>,
     /// Pad prompts to this length instead of the batch's longest (the official code pads to
     /// 100). Default none.
     pub pad_to: Option<usize>,
@@ -106,8 +106,8 @@ impl Default for PretrainConfig {
             warmup_steps: 0,
             id_embedding_std: None,
             id_start: None,
-            freeze_id_tower: false,
             id_start_sha256: None,
+            freeze_id_tower: false,
             pad_to: None,
             seed: 2012,
             log_every: 10,
