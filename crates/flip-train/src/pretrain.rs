@@ -262,6 +262,11 @@ fn ckpt_error(path: &Path, e: impl std::fmt::Display) -> PretrainError {
     }
 }
 
+/// How many whole tenths of an epoch of `steps_per_epoch` steps `steps_done` steps are (0 to 10).
+fn tenths_done(steps_done: usize, steps_per_epoch: usize) -> usize {
+    steps_done * 10 / steps_per_epoch.max(1)
+}
+
 /// SplitMix64 of a step counter, for per-step device seeds.
 fn step_seed(seed: u64, step: u64) -> u64 {
     let mut x = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -400,6 +405,7 @@ impl PretrainRun<'_> {
                 )
                 .with_prefix(format!("{}/{}", epoch + 1, c.epochs));
             progress.set_position(state.step_in_epoch as u64);
+            let mut tenths_logged = tenths_done(state.step_in_epoch, steps_per_epoch);
             for batch in batches.skip(state.step_in_epoch) {
                 let step = state.global_step;
                 self.replicas.seed(step_seed(c.seed, step));
@@ -468,7 +474,7 @@ impl PretrainRun<'_> {
                             / window_started.elapsed().as_secs_f64(),
                         ..std::mem::take(&mut window).scaled(window_steps as f64)
                     };
-                    progress.set_message(format!(
+                    let summary = format!(
                         "loss {:.3} icl {:.3} (cos id {:.2} text {:.2} gap {:.3}) mlm {:.3} ({:.0}%) mtm {:.3} ({:.0}%) {:.1} rows/s",
                         record.loss,
                         record.icl,
@@ -480,7 +486,21 @@ impl PretrainRun<'_> {
                         record.mtm,
                         100.0 * record.mtm_accuracy,
                         record.samples_per_second
-                    ));
+                    );
+                    // The bar is hidden when stderr is not a terminal (a job under nohup):
+                    // the log gets the same line at each tenth of the epoch.
+                    let tenths = tenths_done(state.step_in_epoch, steps_per_epoch);
+                    if tenths > tenths_logged {
+                        tenths_logged = tenths;
+                        tracing::info!(
+                            "pretraining epoch {}/{}, step {}/{}: {summary}",
+                            epoch + 1,
+                            c.epochs,
+                            state.step_in_epoch,
+                            steps_per_epoch
+                        );
+                    }
+                    progress.set_message(summary);
                     state.records.push(record);
                     (window_steps, window_rows, window_started) = (0, 0, Instant::now());
                 }
@@ -673,7 +693,30 @@ impl PretrainRun<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{cosine_factor, warmup_factor};
+    use super::{cosine_factor, tenths_done, warmup_factor};
+
+    #[test]
+    fn the_log_gets_a_line_at_each_tenth_of_the_epoch() {
+        // 128 steps logged every 10: the windows ending at steps 20, 30, ... cross a tenth
+        // (12.8 steps); the one ending at step 10 does not, the epoch's end is the tenth.
+        let lines: Vec<usize> = (10..=128)
+            .step_by(10)
+            .chain([128])
+            .scan(0, |logged, step| {
+                let t = tenths_done(step, 128);
+                let new = t > *logged;
+                *logged = t.max(*logged);
+                Some((step, new))
+            })
+            .filter_map(|(step, new)| new.then_some(step))
+            .collect();
+        assert_eq!(lines, [20, 30, 40, 60, 70, 80, 90, 110, 120, 128]);
+        // A resumed epoch starts from the tenths already done; fewer steps than tenths.
+        assert_eq!(tenths_done(64, 128), 5);
+        assert_eq!(tenths_done(3, 3), 10);
+        assert_eq!(tenths_done(1, 3), 3);
+        assert_eq!(tenths_done(0, 0), 0);
+    }
 
     #[test]
     fn warm_up_rises_linearly_then_holds() {
