@@ -7,9 +7,12 @@
             docs/runs/ml-1m-pretrain-4096-id-only-by-user-2026-12-04 \
             docs/runs/ml-1m-pretrain-65536-id-only-by-user-2026-12-04 \
             docs/runs/ml-1m-pretrain-131072-id-only-2026-12-04 \
+        --series "short template" \
+            docs/runs/ml-1m-pretrain-131072-batch-256-id-only-2026-12-05 \
         --out docs/img/pretrain-scale-ml-1m.png
 
-Reads each run folder's results.json (its settings give the pretraining rows). `--series`
+Reads each run folder's results.json (its settings give the pretraining rows and batch size; a
+group's legend names its batch size, and a group whose runs differ in it is refused). `--series`
 adds another group of runs (a label, then its folders), drawn in its own colour."""
 import argparse
 import json
@@ -29,20 +32,24 @@ parser.add_argument("--out", type=pathlib.Path, required=True)
 args = parser.parse_args()
 
 
-def points_of(runs):
-    """(pretraining rows, per-seed differences, mean) of each run, by rows."""
-    points = []
+def group_of(label, runs):
+    """The legend label with the runs' batch size, and (pretraining rows, per-seed differences,
+    mean) of each run, by rows."""
+    points, batches = [], set()
     for run in runs:
         results = json.loads((pathlib.Path(run) / "results.json").read_text())
-        rows = results["settings"]["pretraining"]["pretrain"]["max_rows"]
+        pretrain = results["settings"]["pretraining"]["pretrain"]
+        batches.add(pretrain["batch_size"])
         paired = next(p for p in results["paired"] if p["first"].endswith("full test split")
                       and p["first"].startswith("FLIP_ID"))
-        points.append((rows, [d for _, d in paired["per_seed"]], paired["mean"]))
-    return sorted(points)
+        points.append((pretrain["max_rows"], [d for _, d in paired["per_seed"]], paired["mean"]))
+    if len(batches) != 1:
+        raise SystemExit(f"the runs of '{label}' differ in pretraining batch size: {sorted(batches)}")
+    return f"{label}, batch {batches.pop()}", sorted(points)
 
 
-groups = [(args.label, points_of(args.runs))]
-groups += [(series[0], points_of(series[1:])) for series in args.series if len(series) > 1]
+groups = [group_of(args.label, args.runs)]
+groups += [group_of(series[0], series[1:]) for series in args.series if len(series) > 1]
 
 fig, ax = plt.subplots(figsize=(6.4, 4.0))
 ticks = set()
@@ -56,7 +63,7 @@ ax.axhline(0.0, color="grey", lw=0.8)
 ax.axhline(0.003, color="tab:red", lw=0.8, ls="--", label="target +0.003")
 ax.set_xscale("log", base=2)
 ax.set_xticks(sorted(ticks), [f"{t:,}" for t in sorted(ticks)])
-ax.set_xlabel("pretraining rows (one epoch, batch 32)")
+ax.set_xlabel("pretraining rows (one epoch)")
 ax.set_ylabel("FLIP_ID − DCNv2 from scratch (test AUC)")
 ax.set_title("ML-1M, full test split, paired by seed")
 ax.set_ylim(top=max(0.0042, ax.get_ylim()[1]))
