@@ -8,6 +8,7 @@
             docs/runs/ml-1m-pretrain-65536-id-only-by-user-2026-12-04 \
             docs/runs/ml-1m-pretrain-131072-id-only-2026-12-04 \
         --series "short template, epochs on all validation rows" \
+            docs/runs/ml-1m-pretrain-65536-batch-256-id-only-2026-12-05 \
             docs/runs/ml-1m-pretrain-131072-batch-256-id-only-2026-12-05 \
         --out docs/img/pretrain-scale-ml-1m.png
 
