@@ -12,6 +12,9 @@
             docs/runs/ml-1m-pretrain-131072-batch-256-id-only-2026-12-05 \
         --out docs/img/pretrain-scale-ml-1m.png
 
+With `--x steps` the horizontal axis is the pretraining steps (rows / batch size) instead of
+the rows, which puts runs of different batch sizes side by side by how far pretraining moved.
+
 Reads each run folder's results.json (its settings give the pretraining rows and batch size; a
 group's legend names its batch size, and a group whose runs differ in it is refused). `--series`
 adds another group of runs (a label, then its folders), drawn in its own colour."""
@@ -29,13 +32,15 @@ parser.add_argument("runs", nargs="+", type=pathlib.Path)
 parser.add_argument("--label", default="mean of 3 seeds", help="the label of the runs given first")
 parser.add_argument("--series", nargs="+", action="append", default=[],
                     metavar="LABEL_THEN_RUNS", help="a label, then the run folders of another group")
+parser.add_argument("--x", choices=["rows", "steps"], default="rows",
+                    help="the horizontal axis: pretraining rows, or pretraining steps")
 parser.add_argument("--out", type=pathlib.Path, required=True)
 args = parser.parse_args()
 
 
 def group_of(label, runs):
-    """The legend label with the runs' batch size, and (pretraining rows, per-seed differences,
-    mean) of each run, by rows."""
+    """The legend label with the runs' batch size, and (pretraining rows or steps, per-seed
+    differences, mean) of each run, sorted by the first."""
     points, batches = [], set()
     for run in runs:
         results = json.loads((pathlib.Path(run) / "results.json").read_text())
@@ -43,7 +48,10 @@ def group_of(label, runs):
         batches.add(pretrain["batch_size"])
         paired = next(p for p in results["paired"] if p["first"].endswith("full test split")
                       and p["first"].startswith("FLIP_ID"))
-        points.append((pretrain["max_rows"], [d for _, d in paired["per_seed"]], paired["mean"]))
+        x = pretrain["max_rows"]
+        if args.x == "steps":
+            x = -(-x // pretrain["batch_size"])
+        points.append((x, [d for _, d in paired["per_seed"]], paired["mean"]))
     if len(batches) != 1:
         raise SystemExit(f"the runs of '{label}' differ in pretraining batch size: {sorted(batches)}")
     return f"{label}, batch {batches.pop()}", sorted(points)
@@ -64,10 +72,11 @@ ax.axhline(0.0, color="grey", lw=0.8)
 ax.axhline(0.003, color="tab:red", lw=0.8, ls="--", label="target +0.003")
 ax.set_xscale("log", base=2)
 ax.set_xticks(sorted(ticks), [f"{t:,}" for t in sorted(ticks)])
-ax.set_xlabel("pretraining rows (one epoch)")
+ax.set_xlabel("pretraining rows (one epoch)" if args.x == "rows"
+              else "pretraining steps (rows / batch size, one epoch)")
 ax.set_ylabel("FLIP_ID − DCNv2 from scratch (test AUC)")
 ax.set_title("ML-1M, full test split, paired by seed")
 ax.set_ylim(top=max(0.0042, ax.get_ylim()[1]))
-ax.legend(fontsize=8, loc="upper left")
+ax.legend(fontsize=8, loc="upper left", framealpha=0.5)
 fig.tight_layout()
 fig.savefig(args.out, dpi=110)

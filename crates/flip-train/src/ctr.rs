@@ -10,11 +10,11 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use flip_data::{Batch, Batcher, Padding, SplitData};
 use flip_id_models::{CtrNet, Embedded};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::divergence::{TrainError, check_loss};
 use crate::metrics::{auc, log_loss};
+use crate::progress::EpochProgress;
 use crate::sparse::{GatheredRows, SparseAdam, TouchedRows};
 use crate::validate::Check;
 
@@ -183,8 +183,13 @@ pub fn fit(
         let started = Instant::now();
         let batches = Batcher::new(train, config.batch_size, Padding::Longest, 0)
             .shuffled(config.seed.wrapping_add(epoch as u64));
-        let progress = progress_bar(batches.num_batches() as u64, epoch);
-        let (mut loss_sum, mut steps) = (0.0f64, 0usize);
+        let mut progress = EpochProgress::new(
+            &format!("epoch {epoch}"),
+            format!("ID-model training epoch {epoch}"),
+            batches.num_batches(),
+            0,
+        );
+        let (mut loss_sum, mut steps, mut rows) = (0.0f64, 0usize, 0usize);
         let mut window = RunningAuc::new(64 * config.batch_size);
         for batch in batches {
             let labels =
@@ -235,16 +240,18 @@ pub fn fit(
                     .convert::<f32>()
                     .iter::<f32>(),
             );
+            rows += batch.size;
+            progress.inc();
             if steps % 20 == 0 {
                 progress.set_message(format!(
-                    "loss {:.4} auc {:.4}",
+                    "loss {:.4} auc {:.4}, {:.1} rows/s",
                     loss_sum / steps as f64,
-                    window.auc()
+                    window.auc(),
+                    rows as f64 / started.elapsed().as_secs_f64()
                 ));
             }
-            progress.inc(1);
         }
-        progress.finish_and_clear();
+        progress.finish();
         let train_seconds = started.elapsed().as_secs_f64();
         let valid_eval = evaluate(&model.valid(), valid, config.eval_batch_size, &inner);
         let record = EpochRecord {
@@ -285,16 +292,6 @@ pub fn fit(
         history,
         best_epoch,
     })
-}
-
-fn progress_bar(batches: u64, epoch: usize) -> ProgressBar {
-    ProgressBar::new(batches)
-        .with_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        )
-        .with_prefix(epoch.to_string())
 }
 
 /// AUC over the most recent predictions, for the progress bar.

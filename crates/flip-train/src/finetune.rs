@@ -19,13 +19,13 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use flip_data::{Batch, Batcher, Padding, SplitData};
 use flip_id_models::CtrNet;
 use flip_plm::{Plm, Pooling, pool};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::adamw::FusedAdamW;
 use crate::ctr::{EpochRecord, Evaluation, bce_with_logits};
 use crate::divergence::{TrainError, check_loss};
 use crate::parallel::{Replicas, materialize, sum_gradients};
+use crate::progress::EpochProgress;
 use crate::validate::Check;
 
 /// Settings of [`finetune`].
@@ -430,17 +430,15 @@ pub fn finetune(
             // The batches' visit order draws from its own stream, apart from the rows' shuffle.
             batches = batches.bucketed(config.length_bucket_batches, epoch_seed ^ 0xB0C4E7);
         }
-        let progress = ProgressBar::new(batches.num_batches() as u64)
-            .with_style(
-                ProgressStyle::with_template(
-                    "finetune {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}",
-                )
-                .expect("valid")
-                .progress_chars("=> "),
-            )
-            .with_prefix(epoch.to_string());
-        let (mut loss_sum, mut steps) = (0.0, 0usize);
+        let mut progress = EpochProgress::new(
+            &format!("finetune {epoch}"),
+            format!("language-model finetuning epoch {epoch}"),
+            batches.num_batches(),
+            0,
+        );
+        let (mut loss_sum, mut steps, mut rows) = (0.0, 0usize, 0usize);
         for (step, batch) in batches.enumerate() {
+            rows += batch.size;
             replicas.seed(config.seed ^ ((epoch as u64) << 32) ^ step as u64);
             let parts = replicas.map(batch.size, |share, device| {
                 let replica = model.clone().fork(device);
@@ -477,12 +475,16 @@ pub fn finetune(
             };
             model = rest_optim.step(config.learning_rate, model, rest_grads);
             model.plm = plm_optim.step(config.plm_learning_rate, model.plm.clone(), plm_grads);
+            progress.inc();
             if steps % 10 == 0 {
-                progress.set_message(format!("loss {:.4}", loss_sum / steps as f64));
+                progress.set_message(format!(
+                    "loss {:.4}, {:.1} rows/s",
+                    loss_sum / steps as f64,
+                    rows as f64 / started.elapsed().as_secs_f64()
+                ));
             }
-            progress.inc(1);
         }
-        progress.finish_and_clear();
+        progress.finish();
         let train_seconds = started.elapsed().as_secs_f64();
         let valid_eval = evaluate_text(
             &model.valid(),

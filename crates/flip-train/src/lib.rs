@@ -26,6 +26,7 @@ pub mod plot;
 pub mod presets;
 pub mod pretrain;
 pub mod pretrain_step;
+pub mod progress;
 pub mod report;
 pub mod sparse;
 pub mod validate;

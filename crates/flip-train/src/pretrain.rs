@@ -17,7 +17,6 @@ use flip_align::{
     chance_accuracy,
 };
 use flip_data::{Batcher, Padding, SplitData};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::adamw::FusedAdamW;
@@ -27,6 +26,7 @@ use crate::failpoint;
 use crate::parallel::{Replicas, materialize};
 use crate::plot::{Series, line_chart};
 use crate::pretrain_step::{StepGradients, step_gradients};
+use crate::progress::EpochProgress;
 use crate::validate::Check;
 use flip_data::durable::sync_tree;
 
@@ -262,11 +262,6 @@ fn ckpt_error(path: &Path, e: impl std::fmt::Display) -> PretrainError {
     }
 }
 
-/// How many whole tenths of an epoch of `steps_per_epoch` steps `steps_done` steps are (0 to 10).
-fn tenths_done(steps_done: usize, steps_per_epoch: usize) -> usize {
-    steps_done * 10 / steps_per_epoch.max(1)
-}
-
 /// SplitMix64 of a step counter, for per-step device seeds.
 fn step_seed(seed: u64, step: u64) -> u64 {
     let mut x = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -397,15 +392,12 @@ impl PretrainRun<'_> {
             let epoch = state.epoch;
             let batches = Batcher::new(self.data, c.batch_size, padding, self.pad_id)
                 .shuffled(c.seed.wrapping_add(epoch as u64));
-            let progress = ProgressBar::new(steps_per_epoch as u64)
-                .with_style(
-                    ProgressStyle::with_template("pretrain {prefix} [{bar:30}] {pos}/{len} {msg}")
-                        .expect("valid")
-                        .progress_chars("=> "),
-                )
-                .with_prefix(format!("{}/{}", epoch + 1, c.epochs));
-            progress.set_position(state.step_in_epoch as u64);
-            let mut tenths_logged = tenths_done(state.step_in_epoch, steps_per_epoch);
+            let mut progress = EpochProgress::new(
+                &format!("pretrain {}/{}", epoch + 1, c.epochs),
+                format!("pretraining epoch {}/{}", epoch + 1, c.epochs),
+                steps_per_epoch,
+                state.step_in_epoch,
+            );
             for batch in batches.skip(state.step_in_epoch) {
                 let step = state.global_step;
                 self.replicas.seed(step_seed(c.seed, step));
@@ -458,7 +450,7 @@ impl PretrainRun<'_> {
                 state.step_in_epoch += 1;
                 window_steps += 1;
                 window_rows += batch.size;
-                progress.inc(1);
+                progress.inc();
                 if window_steps == c.log_every.max(1) || state.step_in_epoch == steps_per_epoch {
                     let (sum, steps) = std::mem::take(&mut window_geometry);
                     let geometry = sum.scaled(steps.max(1) as f64);
@@ -487,19 +479,6 @@ impl PretrainRun<'_> {
                         100.0 * record.mtm_accuracy,
                         record.samples_per_second
                     );
-                    // The bar is hidden when stderr is not a terminal (a job under nohup):
-                    // the log gets the same line at each tenth of the epoch.
-                    let tenths = tenths_done(state.step_in_epoch, steps_per_epoch);
-                    if tenths > tenths_logged {
-                        tenths_logged = tenths;
-                        tracing::info!(
-                            "pretraining epoch {}/{}, step {}/{}: {summary}",
-                            epoch + 1,
-                            c.epochs,
-                            state.step_in_epoch,
-                            steps_per_epoch
-                        );
-                    }
                     progress.set_message(summary);
                     state.records.push(record);
                     (window_steps, window_rows, window_started) = (0, 0, Instant::now());
@@ -518,7 +497,7 @@ impl PretrainRun<'_> {
                     });
                 }
             }
-            progress.finish_and_clear();
+            progress.finish();
             state.epoch += 1;
             state.step_in_epoch = 0;
             state.finished = state.epoch == c.epochs;
@@ -693,21 +672,7 @@ impl PretrainRun<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{cosine_factor, tenths_done, warmup_factor};
-
-    #[test]
-    fn the_log_gets_a_line_where_the_tenths_done_rise() {
-        // 128 steps, a log window every 10 steps, 12.8 steps a tenth: the tenths done at each
-        // window's end; the loop logs where the count rises (10 lines, none at step 10 or 50).
-        let tenths = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 128]
-            .map(|steps| tenths_done(steps, 128));
-        assert_eq!(tenths, [0, 1, 2, 3, 3, 4, 5, 6, 7, 7, 8, 9, 10]);
-        // A resumed epoch starts from the tenths already done; fewer steps than tenths.
-        assert_eq!(tenths_done(64, 128), 5);
-        assert_eq!(tenths_done(1, 3), 3);
-        assert_eq!(tenths_done(3, 3), 10);
-        assert_eq!(tenths_done(0, 0), 0);
-    }
+    use super::{cosine_factor, warmup_factor};
 
     #[test]
     fn warm_up_rises_linearly_then_holds() {
