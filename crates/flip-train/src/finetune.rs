@@ -330,7 +330,7 @@ pub fn text_scores(
 }
 
 /// Click probabilities of every row of `data` (inference device) `[N]`, in split order (see
-/// [`text_scores`]).
+/// [`text_scores`], which also copies each tower's logits to the host).
 pub fn predict_text(
     model: &TextClassifier,
     data: &SplitData,
@@ -338,7 +338,13 @@ pub fn predict_text(
     pad_id: u32,
     device: &Device,
 ) -> Vec<f32> {
-    text_scores(model, data, batch_size, pad_id, device).probs
+    let [probs] = scored_in_split_order(data, batch_size, pad_id, |batch| {
+        let (ids, tokens, mask, _) = tensors(batch, device);
+        [host_values(sigmoid(
+            model.forward(ids, tokens, mask).output,
+        ))]
+    });
+    probs
 }
 
 /// Each tower's logit for every row of `data` (inference device): `(ID tower, language

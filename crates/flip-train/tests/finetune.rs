@@ -11,7 +11,8 @@ use flip_id_models::{InputShape, ModelConfig};
 use flip_plm::{LoadOptions, load};
 use flip_train::divergence::TrainError;
 use flip_train::finetune::{
-    FinetuneConfig, TextClassifier, evaluate_text, finetune, predict_text, tower_logits,
+    FinetuneConfig, TextClassifier, evaluate_text, finetune, predict_text, text_scores,
+    tower_logits,
 };
 
 use common::text_signal_data;
@@ -167,6 +168,8 @@ fn scores_batched_by_length_come_back_in_split_order() {
     let (id, plm) = tower_logits(&model, &data, 8, 0, &device);
     let id = id.expect("an ID tower");
     assert_eq!((probs.len(), id.len(), plm.len()), (23, 23, 23));
+    // The pass that also returns the towers' logits gives the same probabilities.
+    assert_eq!(text_scores(&model, &data, 8, 0, &device).probs, probs);
     for (r, &(output, id_alone, plm_alone)) in alone.iter().enumerate() {
         let sigmoid = 1.0 / (1.0 + (-output).exp());
         assert!(
