@@ -189,7 +189,7 @@ pub fn fit(
             batches.num_batches(),
             0,
         );
-        let (mut loss_sum, mut steps, mut rows) = (0.0f64, 0usize, 0usize);
+        let (mut loss_sum, mut steps) = (0.0f64, 0usize);
         let mut window = RunningAuc::new(64 * config.batch_size);
         for batch in batches {
             let labels =
@@ -240,14 +240,13 @@ pub fn fit(
                     .convert::<f32>()
                     .iter::<f32>(),
             );
-            rows += batch.size;
-            progress.inc();
+            progress.inc(batch.size);
             if steps % 20 == 0 {
                 progress.set_message(format!(
                     "loss {:.4} auc {:.4}, {:.1} rows/s",
                     loss_sum / steps as f64,
                     window.auc(),
-                    rows as f64 / started.elapsed().as_secs_f64()
+                    progress.rows_per_second()
                 ));
             }
         }

@@ -442,9 +442,8 @@ pub fn finetune(
             batches.num_batches(),
             0,
         );
-        let (mut loss_sum, mut steps, mut rows) = (0.0, 0usize, 0usize);
+        let (mut loss_sum, mut steps) = (0.0, 0usize);
         for (step, batch) in batches.enumerate() {
-            rows += batch.size;
             replicas.seed(config.seed ^ ((epoch as u64) << 32) ^ step as u64);
             let parts = replicas.map(batch.size, |share, device| {
                 let replica = model.clone().fork(device);
@@ -481,12 +480,12 @@ pub fn finetune(
             };
             model = rest_optim.step(config.learning_rate, model, rest_grads);
             model.plm = plm_optim.step(config.plm_learning_rate, model.plm.clone(), plm_grads);
-            progress.inc();
+            progress.inc(batch.size);
             if steps % 10 == 0 {
                 progress.set_message(format!(
                     "loss {:.4}, {:.1} rows/s",
                     loss_sum / steps as f64,
-                    rows as f64 / started.elapsed().as_secs_f64()
+                    progress.rows_per_second()
                 ));
             }
         }

@@ -450,7 +450,7 @@ impl PretrainRun<'_> {
                 state.step_in_epoch += 1;
                 window_steps += 1;
                 window_rows += batch.size;
-                progress.inc();
+                progress.inc(batch.size);
                 if window_steps == c.log_every.max(1) || state.step_in_epoch == steps_per_epoch {
                     let (sum, steps) = std::mem::take(&mut window_geometry);
                     let geometry = sum.scaled(steps.max(1) as f64);

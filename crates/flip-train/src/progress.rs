@@ -3,7 +3,7 @@
 //! line at each tenth of the epoch once the epoch has run long enough to be worth one.
 //!
 //! The pretraining, language-model finetuning and ID-model loops all report through
-//! [`EpochProgress`]: each step calls [`EpochProgress::inc`], and each fresh summary of the
+//! [`EpochProgress`]: each step calls [`EpochProgress::inc`] with its rows, and each fresh summary of the
 //! loop's losses goes to [`EpochProgress::set_message`], which shows it on the bar and writes it
 //! to the log when a tenth of the epoch has been reached since the last line.
 
@@ -28,6 +28,9 @@ pub struct EpochProgress {
     min_interval: Duration,
     last_line: Instant,
     lines: usize,
+    /// Rows of the steps done since this bar was made, and when it was made.
+    rows: usize,
+    started: Instant,
 }
 
 impl EpochProgress {
@@ -53,6 +56,8 @@ impl EpochProgress {
             min_interval: MIN_LINE_INTERVAL,
             last_line: Instant::now(),
             lines: 0,
+            rows: 0,
+            started: Instant::now(),
         }
     }
 
@@ -62,9 +67,10 @@ impl EpochProgress {
         self
     }
 
-    /// One more step done.
-    pub fn inc(&mut self) {
+    /// One more step done, over `rows` rows.
+    pub fn inc(&mut self, rows: usize) {
         self.done += 1;
+        self.rows += rows;
         self.bar.inc(1);
         let tenths = tenths_done(self.done, self.steps);
         if tenths > self.tenths_logged {
@@ -91,8 +97,15 @@ impl EpochProgress {
         self.bar.set_message(summary);
     }
 
+    /// Rows per second over the steps done since this bar was made (a resumed epoch counts
+    /// from the resume).
+    pub fn rows_per_second(&self) -> f64 {
+        self.rows as f64 / self.started.elapsed().as_secs_f64()
+    }
+
     /// How many lines this epoch has written to the log.
-    pub fn lines_written(&self) -> usize {
+    #[cfg(test)]
+    fn lines_written(&self) -> usize {
         self.lines
     }
 
@@ -135,7 +148,7 @@ mod tests {
             EpochProgress::new("test", "test epoch", steps, done).with_min_interval(interval);
         let mut at = Vec::new();
         for step in done + 1..=steps {
-            progress.inc();
+            progress.inc(4);
             if step % every == 0 || step == steps {
                 let before = progress.lines_written();
                 progress.set_message(format!("step {step}"));
@@ -144,6 +157,7 @@ mod tests {
                 }
             }
         }
+        assert!(progress.rows_per_second() > 0.0);
         progress.finish();
         at
     }
