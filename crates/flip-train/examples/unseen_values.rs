@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::{Device, Tensor, TensorData};
+use flip_data::vocab::RESERVED;
 use flip_data::{PreparedDataset, Split, SplitData};
 use flip_id_models::CtrNet;
 use flip_train::ctr::{CtrTrainConfig, Evaluation, fit, predict};
@@ -84,7 +85,7 @@ fn main() -> Result<()> {
             let expected = finished.full.context("no full-test record")?.test.auc;
             for filled in [false, true] {
                 let model = if filled {
-                    fill_with_means(model.clone(), &fills, &device)
+                    fill_with_means(model.clone(), &fills, &device)?
                 } else {
                     model.clone()
                 };
@@ -105,7 +106,7 @@ fn main() -> Result<()> {
                     } else {
                         "as trained"
                     },
-                    norm_ratio(&model, &fills[0]),
+                    norm_ratio(&model, &fills[0])?,
                     all.auc,
                     by.seen.auc,
                     by.unseen.auc,
@@ -141,7 +142,7 @@ fn never_trained_oov_rows(dataset: &PreparedDataset, train: &SplitData) -> Resul
                 field: field.name.clone(),
                 column,
                 oov_id: field.oov_id(),
-                counts: (3..field.size())
+                counts: (RESERVED..field.size())
                     .map(|local| (field.offset + local, counts[local as usize]))
                     .collect(),
             });
@@ -153,21 +154,19 @@ fn never_trained_oov_rows(dataset: &PreparedDataset, train: &SplitData) -> Resul
     Ok(fills)
 }
 
-fn table_rows(model: &CtrNet) -> (Vec<f32>, usize) {
-    let table = model.embedding().table.val();
+/// The values of a `[rows, d]` table, row-major, and `d`.
+fn host_rows(table: Tensor<2>) -> Result<(Vec<f32>, usize)> {
     let [_, d] = table.dims();
-    (
-        table
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .unwrap(),
-        d,
-    )
+    let values = table
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("reading a table to the host: {e:?}"))?;
+    Ok((values, d))
 }
 
-fn norm_ratio(model: &CtrNet, fill: &Fill) -> f64 {
-    let (t, d) = table_rows(model);
+fn norm_ratio(model: &CtrNet, fill: &Fill) -> Result<f64> {
+    let (t, d) = host_rows(model.embedding().table.val())?;
     let norm = |id: u32| {
         t[id as usize * d..(id as usize + 1) * d]
             .iter()
@@ -176,17 +175,12 @@ fn norm_ratio(model: &CtrNet, fill: &Fill) -> f64 {
             .sqrt()
     };
     let mean = fill.counts.iter().map(|(id, _)| norm(*id)).sum::<f64>() / fill.counts.len() as f64;
-    norm(fill.oov_id) / mean
+    Ok(norm(fill.oov_id) / mean)
 }
 
-fn fill_with_means(model: CtrNet, fills: &[Fill], device: &Device) -> CtrNet {
-    let (mut t, d) = table_rows(&model);
-    let linear_t = model.embedding().linear.val();
-    let mut linear: Vec<f32> = linear_t
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .unwrap();
+fn fill_with_means(model: CtrNet, fills: &[Fill], device: &Device) -> Result<CtrNet> {
+    let (mut t, d) = host_rows(model.embedding().table.val())?;
+    let (mut linear, _) = host_rows(model.embedding().linear.val())?;
     for f in fills {
         let total: u64 = f.counts.iter().map(|(_, c)| c).sum();
         let mut mean = vec![0f64; d];
@@ -208,7 +202,7 @@ fn fill_with_means(model: CtrNet, fills: &[Fill], device: &Device) -> CtrNet {
         Tensor::from_data(TensorData::new(t, [rows, d]), device),
         Tensor::from_data(TensorData::new(linear, [rows, 1]), device),
     );
-    model.with_embedding(emb)
+    Ok(model.with_embedding(emb))
 }
 
 fn read(path: &Path) -> Result<String> {
