@@ -3,9 +3,9 @@
 //! line at each tenth of the epoch once the epoch has run long enough to be worth one.
 //!
 //! The pretraining, language-model finetuning and ID-model loops all report through
-//! [`EpochProgress`]: each step calls [`EpochProgress::inc`] with its rows, and each fresh summary of the
-//! loop's losses goes to [`EpochProgress::set_message`], which shows it on the bar and writes it
-//! to the log when a tenth of the epoch has been reached since the last line.
+//! [`EpochProgress`]: each step calls [`EpochProgress::inc`] with its rows, and each fresh
+//! summary of the loop's losses goes to [`EpochProgress::set_message`], which shows it on the
+//! bar and writes it to the log when a tenth of the epoch has been reached since the last line.
 
 use std::time::{Duration, Instant};
 
