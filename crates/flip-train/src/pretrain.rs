@@ -224,6 +224,21 @@ pub struct PretrainState {
     pub records: Vec<StepRecord>,
     /// True once every epoch is done.
     pub finished: bool,
+    /// Wall seconds spent in the training loop so far, summed over every invocation of a
+    /// resumed run (checkpoint writes included); `None` when the run resumed from a checkpoint
+    /// that did not record it.
+    #[serde(default)]
+    pub seconds: Option<f64>,
+}
+
+impl PretrainState {
+    /// The state of a run that has not started.
+    pub fn new() -> Self {
+        Self {
+            seconds: Some(0.0),
+            ..Self::default()
+        }
+    }
 }
 
 /// What [`PretrainRun::run`] returns.
@@ -345,7 +360,7 @@ impl PretrainRun<'_> {
         };
         let mut rest_optim = make_optim(c.grad_clip_norm);
         let mut plm_optim = make_optim(c.grad_clip_norm);
-        let mut state = PretrainState::default();
+        let mut state = PretrainState::new();
         if resume && let Some(dir) = self.resumable_checkpoint() {
             let text =
                 std::fs::read_to_string(dir.join("state.json")).map_err(|e| ckpt_error(&dir, e))?;
@@ -375,6 +390,9 @@ impl PretrainRun<'_> {
                 interrupted: false,
             });
         }
+        // This invocation's share of the loop's wall time, added to the earlier ones'.
+        let (seconds_before, leg_started) = (state.seconds, Instant::now());
+        let loop_seconds = || seconds_before.map(|s| s + leg_started.elapsed().as_secs_f64());
         let padding = c.pad_to.map_or(Padding::Longest, Padding::Fixed);
         let steps_per_epoch = self.data.len().div_ceil(c.batch_size);
         let schedule = |step: u64, base: f64| {
@@ -485,6 +503,7 @@ impl PretrainRun<'_> {
                 }
                 if stop(state.global_step) {
                     progress.abandon();
+                    state.seconds = loop_seconds();
                     self.save_checkpoint(&model, &rest_optim, &plm_optim, &state)?;
                     tracing::info!(
                         "interrupted: checkpoint written at step {}; `--resume` continues",
@@ -501,6 +520,7 @@ impl PretrainRun<'_> {
             state.epoch += 1;
             state.step_in_epoch = 0;
             state.finished = state.epoch == c.epochs;
+            state.seconds = loop_seconds();
             self.save_checkpoint(&model, &rest_optim, &plm_optim, &state)?;
             self.write_logs(&state)?;
         }

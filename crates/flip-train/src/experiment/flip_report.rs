@@ -259,7 +259,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     md.push('\n');
     md.push_str("## Timings\n\n| phase | seconds |\n|---|---:|\n");
     for (phase, s) in input.timings {
-        md.push_str(&format!("| {phase} | {s:.0} |\n"));
+        md.push_str(&format!("| {phase} | {} |\n", whole_seconds(*s)));
     }
     md.push_str(&format!(
         "| total of this invocation | {:.0} |\n\n",
@@ -297,6 +297,15 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
 
 /// The section on FLIP's mixture in hindsight: per seed, the full test split's AUC at FLIP's
 /// `α`, at the best `α` in hindsight and of each tower alone (empty without FLIP).
+/// A timing cell: whole seconds, or "unknown" for a time not recorded (NaN).
+fn whole_seconds(seconds: f64) -> String {
+    if seconds.is_finite() {
+        format!("{seconds:.0}")
+    } else {
+        "unknown".to_owned()
+    }
+}
+
 fn mixtures_markdown(mixtures: &[(u64, MixtureInHindsight)]) -> String {
     if mixtures.is_empty() {
         return String::new();
@@ -408,6 +417,12 @@ fn paired_differences(
 mod tests {
     use super::*;
     use crate::report::tests::outcome;
+
+    #[test]
+    fn an_unrecorded_time_reads_unknown() {
+        assert_eq!(whole_seconds(4667.4), "4667");
+        assert_eq!(whole_seconds(f64::NAN), "unknown");
+    }
 
     #[test]
     fn differences_are_matched_by_seed_and_missing_variants_skipped() {

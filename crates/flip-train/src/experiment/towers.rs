@@ -42,7 +42,10 @@ pub struct Towers {
     pub dir: PathBuf,
     /// The ID model's configuration.
     pub backbone: ModelConfig,
-    /// Wall seconds of the pretraining (of the invocation that finished it, when reused).
+    /// Wall seconds of the pretraining, summed over the invocations of a resumed run (their
+    /// training loops; the setup and scoring of the one that finished it); read back from the
+    /// finished folder when reused. NaN when unknown: resumed from a checkpoint that did not
+    /// record its loop's time, or a finished folder without its seconds file.
     pub seconds: f64,
     /// The first and last log windows and the chance levels, when this invocation trained.
     pub summary: Option<PretrainSummary>,
@@ -474,8 +477,10 @@ fn pretrain_claimed(
         &dir.join("settings.json"),
         serde_json::to_string_pretty(&settings_json)?.as_bytes(),
     )?;
+    let loop_started = Instant::now();
     let done =
         interrupt.while_checkpointing(|| run.run(model, resume, &|_| interrupt.requested()))?;
+    let this_loop = loop_started.elapsed().as_secs_f64();
     if done.interrupted {
         bail!(
             "interrupted after step {}; continue with the same command and --resume",
@@ -523,7 +528,11 @@ fn pretrain_claimed(
     if let Some(s) = &summary {
         tracing::info!("pretraining in {}:\n{}", dir.display(), s.markdown());
     }
-    let seconds = started.elapsed().as_secs_f64();
+    // This invocation outside the loop, plus the loop of every invocation (a resumed run's
+    // earlier ones included); unknown when the checkpoint resumed from did not record it.
+    let seconds = done.state.seconds.map_or(f64::NAN, |all_loops| {
+        started.elapsed().as_secs_f64() - this_loop + all_loops
+    });
     write_atomically(
         &dir.join(SECONDS_FILE),
         format!("{seconds:.1}\n").as_bytes(),
