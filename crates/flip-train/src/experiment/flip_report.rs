@@ -295,8 +295,6 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     })
 }
 
-/// The section on FLIP's mixture in hindsight: per seed, the full test split's AUC at FLIP's
-/// `α`, at the best `α` in hindsight and of each tower alone (empty without FLIP).
 /// A timing cell: whole seconds, or "unknown" for a time not recorded (NaN).
 fn whole_seconds(seconds: f64) -> String {
     if seconds.is_finite() {
@@ -306,6 +304,8 @@ fn whole_seconds(seconds: f64) -> String {
     }
 }
 
+/// The section on FLIP's mixture in hindsight: per seed, the full test split's AUC at FLIP's
+/// `α`, at the best `α` in hindsight and of each tower alone (empty without FLIP).
 fn mixtures_markdown(mixtures: &[(u64, MixtureInHindsight)]) -> String {
     if mixtures.is_empty() {
         return String::new();
