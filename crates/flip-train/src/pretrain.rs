@@ -211,8 +211,8 @@ impl StepRecord {
     }
 }
 
-/// Where a run stands, saved with every checkpoint.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Where a run stands, saved with every checkpoint; [`Default`] is a run that has not started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PretrainState {
     /// Epoch in progress (0-based).
     pub epoch: usize,
@@ -231,12 +231,16 @@ pub struct PretrainState {
     pub seconds: Option<f64>,
 }
 
-impl PretrainState {
-    /// The state of a run that has not started.
-    pub fn new() -> Self {
+impl Default for PretrainState {
+    /// No step done, no time spent (a known zero, unlike a checkpoint without `seconds`).
+    fn default() -> Self {
         Self {
+            epoch: 0,
+            step_in_epoch: 0,
+            global_step: 0,
+            records: Vec::new(),
+            finished: false,
             seconds: Some(0.0),
-            ..Self::default()
         }
     }
 }
@@ -360,7 +364,7 @@ impl PretrainRun<'_> {
         };
         let mut rest_optim = make_optim(c.grad_clip_norm);
         let mut plm_optim = make_optim(c.grad_clip_norm);
-        let mut state = PretrainState::new();
+        let mut state = PretrainState::default();
         if resume && let Some(dir) = self.resumable_checkpoint() {
             let text =
                 std::fs::read_to_string(dir.join("state.json")).map_err(|e| ckpt_error(&dir, e))?;
