@@ -1,6 +1,9 @@
 //! Diagnostic: how a FLIP run's ID models score test rows whose user is out of the training
-//! vocabulary, with each never-trained OOV embedding row (a field none of whose training rows
-//! is OOV) as it is, and filled with the training-count-weighted mean of the field's rows.
+//! vocabulary, with each OOV embedding row of a field none of whose training rows is OOV as
+//! trained, filled with the training-count-weighted mean of the field's rows, and set to zero
+//! (about what a row no training step reaches keeps: its N(0, 1e-4) draw). A run with
+//! `unseen_user_rate` trains the user's OOV row; zeroing it tells that row's part from the
+//! rest of the training.
 //!
 //! Scores the run's saved FLIP_ID of each seed (`finetuned/flip-id-seed<seed>.bpk`) and the
 //! backbone from scratch trained again exactly as the run trained it (its seed stream, its
@@ -19,8 +22,9 @@ use flip_data::{PreparedDataset, Split, SplitData};
 use flip_id_models::CtrNet;
 use flip_train::ctr::{CtrTrainConfig, Evaluation, fit, predict};
 use flip_train::experiment::{
-    Finished, FlipSettings, SavedRun, UserSegments, Variant, input_shape,
+    Finished, FlipSettings, SavedRun, UserField, UserSegments, Variant, input_shape,
 };
+use flip_train::oov_dropout::OovDropout;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -71,10 +75,18 @@ fn main() -> Result<()> {
         let ad = device.clone().autodiff();
         ad.seed(Variant::Scratch.seed(backbone, seed));
         let model = run.backbone.init(shape, &ad);
-        let config = CtrTrainConfig {
+        let mut config = CtrTrainConfig {
             seed,
             ..settings.id_training.clone()
         };
+        if let Some(rate) = settings.unseen_user_rate {
+            let user = UserField::of_dataset(&dataset)?.context("no user field")?;
+            config.oov_dropout.push(OovDropout {
+                field: user.column,
+                oov_id: user.oov_id,
+                rate,
+            });
+        }
         let scratch = fit(model, &train, &valid, &config, &ad, |_| {})?.model;
         for (name, model, key) in [
             ("FLIP_ID", &flip_id, Variant::FlipId.key(backbone)),
@@ -82,16 +94,17 @@ fn main() -> Result<()> {
         ] {
             let recorded = run_dir.join(format!("finished/{key}-seed{seed}.json"));
             let finished: Finished = serde_json::from_str(&read(&recorded)?)?;
-            let expected = finished.full.context("no full-test record")?.test.auc;
-            for filled in [false, true] {
-                let model = if filled {
-                    fill_with_means(model.clone(), &fills, &device)?
-                } else {
-                    model.clone()
+            // Without a test sample (`eval_rows` covering the split) the outcome is the full split's.
+            let expected = finished.full.unwrap_or(finished.outcome).test.auc;
+            for mode in [OovRows::AsTrained, OovRows::WeightedMean, OovRows::Zero] {
+                let model = match mode {
+                    OovRows::AsTrained => model.clone(),
+                    OovRows::WeightedMean => fill_with_means(model.clone(), &fills, &device)?,
+                    OovRows::Zero => zero_oov_rows(model.clone(), &fills, &device)?,
                 };
                 let probs = predict(&model, &test, 8192, &device);
                 let all = Evaluation::of(&test.labels, &probs);
-                if !filled && (all.auc - expected).abs() > 1e-9 {
+                if mode == OovRows::AsTrained && (all.auc - expected).abs() > 1e-9 {
                     bail!(
                         "{name}, seed {seed}: test AUC {} here, {expected} in {}",
                         all.auc,
@@ -101,10 +114,10 @@ fn main() -> Result<()> {
                 let by = segments.evaluate(&test.labels, &probs);
                 println!(
                     "| {name} | {seed} | {} | {:.3} | {:.4} | {:.4} | {:.4} | {:.4} |",
-                    if filled {
-                        "weighted mean"
-                    } else {
-                        "as trained"
+                    match mode {
+                        OovRows::AsTrained => "as trained",
+                        OovRows::WeightedMean => "weighted mean",
+                        OovRows::Zero => "zero",
                     },
                     norm_ratio(&model, &fills[0])?,
                     all.auc,
@@ -116,6 +129,14 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the OOV rows of the [`Fill`] fields hold when the test split is scored.
+#[derive(Clone, Copy, PartialEq)]
+enum OovRows {
+    AsTrained,
+    WeightedMean,
+    Zero,
 }
 
 /// A field whose OOV row no training row reads, and the training counts of its value rows.
@@ -197,6 +218,28 @@ fn fill_with_means(model: CtrNet, fills: &[Fill], device: &Device) -> Result<Ctr
         }
         linear[f.oov_id as usize] = lin as f32;
     }
+    with_tables(model, t, linear, d, device)
+}
+
+fn zero_oov_rows(model: CtrNet, fills: &[Fill], device: &Device) -> Result<CtrNet> {
+    let (mut t, d) = host_rows(model.embedding().table.val())?;
+    let (mut linear, _) = host_rows(model.embedding().linear.val())?;
+    for f in fills {
+        t[f.oov_id as usize * d..(f.oov_id as usize + 1) * d].fill(0.0);
+        linear[f.oov_id as usize] = 0.0;
+    }
+    with_tables(model, t, linear, d, device)
+}
+
+/// `model` with the embedding table `t` (`[rows, d]`, row-major) and first-order weights
+/// `linear` (`[rows]`).
+fn with_tables(
+    model: CtrNet,
+    t: Vec<f32>,
+    linear: Vec<f32>,
+    d: usize,
+    device: &Device,
+) -> Result<CtrNet> {
     let rows = t.len() / d;
     let emb = model.embedding().clone().with_tables(
         Tensor::from_data(TensorData::new(t, [rows, d]), device),

@@ -1,6 +1,8 @@
-//! Training and evaluating a CTR model of the zoo: Adam, mini-batches of shuffled rows, binary
-//! cross-entropy (mean over the batch) plus L2 on the looked-up embeddings, early stopping on
-//! validation AUC with patience, the best epoch's weights restored.
+//! Training and evaluating a CTR model of the zoo: Adam (the embedding tables optionally at a
+//! rate of their own), mini-batches of shuffled rows, binary
+//! cross-entropy (mean over the batch) plus L2 on the looked-up embeddings, optional
+//! unseen-value dropout ([`crate::oov_dropout`]), early stopping on validation AUC with
+//! patience, the best epoch's weights restored.
 
 use std::time::Instant;
 
@@ -10,10 +12,13 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use flip_data::{Batch, Batcher, Padding, SplitData};
 use flip_id_models::{CtrNet, Embedded};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::divergence::{TrainError, check_loss};
 use crate::metrics::{auc, log_loss};
+use crate::oov_dropout::{OovDropout, hide_values};
 use crate::progress::EpochProgress;
 use crate::sparse::{GatheredRows, SparseAdam, TouchedRows};
 use crate::validate::Check;
@@ -24,6 +29,11 @@ use crate::validate::Check;
 pub struct CtrTrainConfig {
     /// Adam learning rate. Default 1e-3.
     pub learning_rate: f64,
+    /// Adam learning rate of the embedding tables (both), where it differs from
+    /// `learning_rate` (a pretrained start kept closer to its embeddings while the layers
+    /// learn at the full rate). Default: the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_learning_rate: Option<f64>,
     /// Rows per training step. Default 1024.
     pub batch_size: usize,
     /// Rows per scoring step. Default 8192.
@@ -36,6 +46,10 @@ pub struct CtrTrainConfig {
     pub embedding_l2: f64,
     /// Update only the embedding rows a batch touches (lazy Adam). Default false.
     pub sparse_embeddings: bool,
+    /// Fields whose training values are replaced by the field's OOV id at random, drawn afresh
+    /// every epoch from the seed (scoring is unchanged). Default: none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub oov_dropout: Vec<OovDropout>,
     /// Seed of the weights and the batch order. Default 2012.
     pub seed: u64,
 }
@@ -44,12 +58,14 @@ impl Default for CtrTrainConfig {
     fn default() -> Self {
         CtrTrainConfig {
             learning_rate: 1e-3,
+            embedding_learning_rate: None,
             batch_size: 1024,
             eval_batch_size: 8192,
             max_epochs: 10,
             patience: 2,
             embedding_l2: 0.0,
             sparse_embeddings: false,
+            oov_dropout: Vec::new(),
             seed: 2012,
         }
     }
@@ -159,8 +175,9 @@ fn ids_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
 
 /// Trains `model` (built on `device`, an autodiff device) on `train`, selecting the epoch by
 /// AUC on `valid`. `on_epoch` sees every epoch's record as it ends (for logs). Settings that
-/// cannot run are refused before any work ([`TrainError::Invalid`]); a step whose loss is not
-/// finite stops training ([`TrainError::Diverged`]).
+/// cannot run (among them an `oov_dropout` field beyond `train`'s fields) are refused before
+/// any work ([`TrainError::Invalid`]); a step whose loss is not finite stops training
+/// ([`TrainError::Diverged`]).
 pub fn fit(
     mut model: CtrNet,
     train: &SplitData,
@@ -171,6 +188,7 @@ pub fn fit(
 ) -> Result<Fitted, TrainError> {
     assert!(device.is_autodiff(), "fit needs an autodiff device");
     config.check()?;
+    check_dropout_fields(&config.oov_dropout, train.num_fields)?;
     let inner = device.clone().inner();
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let mut sparse = config
@@ -179,6 +197,8 @@ pub fn fit(
     let mut best: Option<(f64, usize, CtrNet)> = None;
     let mut history = Vec::new();
     let mut since_best = 0;
+    let learning_rate = config.learning_rate;
+    let table_learning_rate = config.embedding_learning_rate.unwrap_or(learning_rate);
     for epoch in 1..=config.max_epochs {
         let started = Instant::now();
         let batches = Batcher::new(train, config.batch_size, Padding::Longest, 0)
@@ -191,7 +211,15 @@ pub fn fit(
         );
         let (mut loss_sum, mut steps) = (0.0f64, 0usize);
         let mut window = RunningAuc::new(64 * config.batch_size);
-        for batch in batches {
+        // Its own stream: a run without dropout draws nothing from it and is unchanged.
+        let mut hiding = ChaCha8Rng::seed_from_u64(dropout_seed(config.seed, epoch));
+        for mut batch in batches {
+            hide_values(
+                &mut batch.ids,
+                batch.num_fields,
+                &config.oov_dropout,
+                &mut hiding,
+            );
             let labels =
                 Tensor::<1>::from_data(TensorData::new(batch.labels.clone(), [batch.size]), device);
             let (logits, loss) = match sparse.as_mut() {
@@ -202,8 +230,17 @@ pub fn fit(
                     if let Some(p) = l2_penalty(&x, config.embedding_l2) {
                         loss = loss + p;
                     }
-                    let grads = GradientsParams::from_grads(loss.backward(), &model);
-                    model = optimizer.step(config.learning_rate, model, grads);
+                    let mut grads = loss.backward();
+                    if table_learning_rate == learning_rate {
+                        let grads = GradientsParams::from_grads(grads, &model);
+                        model = optimizer.step(learning_rate, model, grads);
+                    } else {
+                        let table_grads =
+                            GradientsParams::from_module(&mut grads, model.embedding());
+                        let grads = GradientsParams::from_grads(grads, &model);
+                        model = optimizer.step(learning_rate, model, grads);
+                        model = optimizer.step(table_learning_rate, model, table_grads);
+                    }
                     (out.logit, loss)
                 }
                 Some(adam) => {
@@ -218,14 +255,10 @@ pub fn fit(
                     let mut grads = loss.backward();
                     let row_grads = rows.take_grads(&mut grads);
                     let params = GradientsParams::from_grads(grads, &model);
-                    model = optimizer.step(config.learning_rate, model, params);
+                    model = optimizer.step(learning_rate, model, params);
                     let emb = model.embedding().clone();
-                    model = model.with_embedding(adam.step(
-                        config.learning_rate,
-                        emb,
-                        &rows,
-                        row_grads,
-                    ));
+                    model =
+                        model.with_embedding(adam.step(table_learning_rate, emb, &rows, row_grads));
                     (out.logit, loss)
                 }
             };
@@ -291,6 +324,28 @@ pub fn fit(
         history,
         best_epoch,
     })
+}
+
+/// The seed of epoch `epoch`'s unseen-value draws: apart from the batch order's
+/// (`seed + epoch`).
+fn dropout_seed(seed: u64, epoch: usize) -> u64 {
+    seed.rotate_left(32) ^ 0x6f6f_765f_6472_6f70 ^ epoch as u64
+}
+
+/// Refuses a dropout whose field is not a column of rows with `num_fields` fields, or whose
+/// rate is not in `[0, 1)`.
+fn check_dropout_fields(dropouts: &[OovDropout], num_fields: usize) -> Result<(), TrainError> {
+    let mut c = crate::validate::Checker::new("oov_dropout");
+    for (i, d) in dropouts.iter().enumerate() {
+        c.require(d.field < num_fields, &format!("{i}.field"), || {
+            format!(
+                "is {}, but the rows have {num_fields} fields (0 to {})",
+                d.field,
+                num_fields.saturating_sub(1)
+            )
+        });
+    }
+    Ok(c.finish()?)
 }
 
 /// AUC over the most recent predictions, for the progress bar.

@@ -21,6 +21,7 @@ pub mod finetune;
 pub mod memory;
 pub mod metrics;
 pub mod mixing;
+pub mod oov_dropout;
 pub mod parallel;
 pub mod plot;
 pub mod presets;

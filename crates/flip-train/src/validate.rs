@@ -141,10 +141,20 @@ pub trait Check {
 impl Check for CtrTrainConfig {
     fn check_into(&self, c: &mut Checker) {
         c.positive("learning_rate", self.learning_rate);
+        if let Some(lr) = self.embedding_learning_rate {
+            c.positive("embedding_learning_rate", lr);
+        }
         c.at_least("batch_size", self.batch_size, 1);
         c.at_least("eval_batch_size", self.eval_batch_size, 1);
         c.at_least("max_epochs", self.max_epochs, 1);
         c.non_negative("embedding_l2", self.embedding_l2);
+        for (i, d) in self.oov_dropout.iter().enumerate() {
+            c.require(
+                (0.0..1.0).contains(&d.rate),
+                &format!("oov_dropout.{i}.rate"),
+                || format!("is {}, must be at least 0 and below 1", d.rate),
+            );
+        }
     }
 }
 
@@ -259,6 +269,14 @@ impl Check for FlipSettings {
         c.section("id_training", |c| self.id_training.check_into(c));
         if let Some(lr) = self.flip_id_learning_rate {
             c.positive("flip_id_learning_rate", lr);
+        }
+        if let Some(lr) = self.flip_id_embedding_learning_rate {
+            c.positive("flip_id_embedding_learning_rate", lr);
+        }
+        if let Some(rate) = self.unseen_user_rate {
+            c.require((0.0..1.0).contains(&rate), "unseen_user_rate", || {
+                format!("is {rate}, must be at least 0 and below 1")
+            });
         }
         c.section("finetune", |c| self.finetune.check_into(c));
         c.section("pretraining", |c| self.pretraining.check_into(c));
@@ -391,6 +409,40 @@ mod tests {
             assert_eq!(err.problems[0].key, "flip_id_learning_rate", "{bad}");
         }
         settings.flip_id_learning_rate = Some(3e-4);
+        assert_eq!(settings.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_id_models_rates_and_dropouts_are_named_by_their_keys() {
+        let mut settings = cpu_quick_dcnv2();
+        settings.flip_id_embedding_learning_rate = Some(0.0);
+        settings.unseen_user_rate = Some(1.0);
+        settings.id_training.embedding_learning_rate = Some(f64::NAN);
+        settings.id_training.oov_dropout = vec![crate::oov_dropout::OovDropout {
+            field: 0,
+            oov_id: 1,
+            rate: -0.1,
+        }];
+        let keys: Vec<String> = settings
+            .check()
+            .unwrap_err()
+            .problems
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "id_training.embedding_learning_rate",
+                "id_training.oov_dropout.0.rate",
+                "flip_id_embedding_learning_rate",
+                "unseen_user_rate"
+            ]
+        );
+        settings.flip_id_embedding_learning_rate = Some(1e-4);
+        settings.unseen_user_rate = Some(0.0);
+        settings.id_training.embedding_learning_rate = None;
+        settings.id_training.oov_dropout[0].rate = 0.5;
         assert_eq!(settings.check(), Ok(()));
     }
 

@@ -34,7 +34,7 @@ use super::run_dir::{claim, release_if_unused};
 use super::saved::{SavedRun, load_module, save_module};
 use super::settings::FlipSettings;
 use super::towers::{Towers, check_prompt_length, input_shape, pretrain_towers};
-use super::user_segments::{ByUser, UserSegments};
+use super::user_segments::{ByUser, UserField, UserSegments};
 use super::variants::{Ablation, Finished, Variant, curve, sample, sample_apart};
 use crate::atomic::{write_atomically, write_json_atomically};
 use crate::ctr::{CtrTrainConfig, EpochRecord, Evaluation, evaluate, fit, predict};
@@ -44,6 +44,7 @@ use crate::finetune::{
 };
 use crate::metrics::{auc, prior_log_loss};
 use crate::mixing::{MixtureInHindsight, mixing_weight_by_auc};
+use crate::oov_dropout::OovDropout;
 use crate::parallel::Replicas;
 use crate::plot::{Series, line_chart};
 use crate::report::SeedOutcome;
@@ -99,6 +100,9 @@ pub struct Experiment {
     /// pretrained folder keeps it).
     pooling: Pooling,
     rows: Rows,
+    /// The user field's unseen-value dropout of every ID-only variant
+    /// ([`FlipSettings::unseen_user_rate`]), resolved against the dataset.
+    user_dropout: Option<OovDropout>,
     towers: Option<Towers>,
     ablated: Vec<(Ablation, Towers)>,
     /// The backbone from scratch that pretraining trained first to start its ID tower from
@@ -129,6 +133,23 @@ impl Experiment {
         let pooling = match settings.pretraining.pooling {
             Some(p) => p,
             None => Pooling::of_folder(&settings.pretraining.plm)?,
+        };
+        let user_dropout = match settings.unseen_user_rate {
+            None => None,
+            Some(rate) => {
+                let user = UserField::of_dataset(&dataset)?.with_context(|| {
+                    format!(
+                        "unseen_user_rate is set, but the recipe of {} names no field with \
+                         role = \"user\"",
+                        dataset.dir().display()
+                    )
+                })?;
+                Some(OovDropout {
+                    field: user.column,
+                    oov_id: user.oov_id,
+                    rate,
+                })
+            }
         };
         let created_dir = !dir.exists();
         claim(&dir, &dataset, &settings)?;
@@ -165,6 +186,7 @@ impl Experiment {
             resume: false,
             interrupt: Interrupt::new(),
             rows,
+            user_dropout,
             towers: None,
             ablated: Vec::new(),
             trained_start: None,
@@ -472,11 +494,12 @@ impl Experiment {
     }
 
     /// The trainer of an ID-only variant: the ID settings on all rows (FLIP_ID at its own
-    /// learning rate when one is set); on the language model's sample, the language-model
+    /// learning rates when set); on the language model's sample, the language-model
     /// variants' batch size, epochs, patience and ID learning rate, so that "on the same rows"
-    /// compares like with like.
+    /// compares like with like. Every one hides users at the settings' unseen-user rate.
     fn id_config(&self, variant: Variant, seed: u64) -> CtrTrainConfig {
-        let id = &self.settings.id_training;
+        let mut id = self.settings.id_training.clone();
+        id.oov_dropout.extend(self.user_dropout.clone());
         match variant {
             Variant::ScratchOnSample | Variant::FlipIdOnSample => {
                 let text = &self.settings.finetune;
@@ -495,6 +518,10 @@ impl Experiment {
                     .settings
                     .flip_id_learning_rate
                     .unwrap_or(id.learning_rate),
+                embedding_learning_rate: self
+                    .settings
+                    .flip_id_embedding_learning_rate
+                    .or(id.embedding_learning_rate),
                 ..id.clone()
             },
             _ => CtrTrainConfig { seed, ..id.clone() },

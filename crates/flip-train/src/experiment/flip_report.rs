@@ -194,7 +194,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     let (id, ft) = (&settings.id_training, &settings.finetune);
     md.push_str(&format!(
         "- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}; FLIP_ID starts from {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
-         - ID-only variants: Adam lr {}{}, batch {}, at most {} epochs, patience {}, the epoch chosen on {} (on the finetuning sample: the language-model variants' batch, epochs, patience and ID learning rate)\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}; {} pooling\n\
+         - ID-only variants: Adam lr {}{}{}, batch {}, at most {} epochs, patience {}{}, the epoch chosen on {} (on the finetuning sample: the language-model variants' batch, epochs, patience and ID learning rate)\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}; {} pooling\n\
          - FLIP protocol: {}\n",
         input.preset.name,
         input.preset.description,
@@ -225,9 +225,18 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         settings
             .flip_id_learning_rate
             .map_or_else(String::new, |lr| format!(" (FLIP_ID: {lr})")),
+        settings
+            .flip_id_embedding_learning_rate
+            .map_or_else(String::new, |lr| format!(
+                " (FLIP_ID's embedding tables: {lr})"
+            )),
         id.batch_size,
         id.max_epochs,
         id.patience,
+        settings.unseen_user_rate.map_or_else(String::new, |rate| format!(
+            ", the user hidden behind its OOV id in {:.0}% of the training rows (drawn every epoch)",
+            100.0 * rate
+        )),
         if settings.id_valid_all_rows {
             format!("all {} validation rows", meta.splits.valid.rows)
         } else {

@@ -44,5 +44,5 @@ pub use settings::{
 };
 pub use sources::{MINILM, PrepareRequest, Sources};
 pub use towers::{IdTowerClick, IdTransfer, PretrainSummary, Towers, input_shape, pretrain_towers};
-pub use user_segments::{ByUser, UserSegments};
+pub use user_segments::{ByUser, UserField, UserSegments};
 pub use variants::{Ablation, Finished, Variant, sample};

@@ -64,6 +64,18 @@ pub struct FlipSettings {
     /// differs from the backbone's from scratch (`id_training.learning_rate`). Default: the same.
     #[serde(default)]
     pub flip_id_learning_rate: Option<f64>,
+    /// FLIP_ID's Adam rate for its pretrained embedding tables on all rows (also that of the
+    /// ablations' FLIP_ID), where it differs from its rate for the rest. Default: the same.
+    #[serde(default)]
+    pub flip_id_embedding_learning_rate: Option<f64>,
+    /// Share of training rows whose user is hidden behind the user field's OOV id in every
+    /// ID-only variant (the backbone from scratch and FLIP_ID, on all rows and on the sample,
+    /// and the ablations' FLIP_ID), drawn afresh every epoch, so that each model learns the
+    /// row every new user reads on a temporal split ([`crate::oov_dropout`]). Needs a recipe
+    /// field with `role = "user"`; in `[0, 1)`. Default: none (on ML-100K and ML-1M it costs
+    /// both models on the new users: docs/results.md).
+    #[serde(default)]
+    pub unseen_user_rate: Option<f64>,
     /// Whether the ID-only variants stop early and choose their epoch on every validation row
     /// (cheap to score) rather than on the `eval_rows` sample the language-model variants use.
     /// True in the presets; false in settings documents that lack it (runs made before it).
@@ -138,6 +150,8 @@ impl FlipSettings {
                 ..CtrTrainConfig::default()
             },
             flip_id_learning_rate: None,
+            flip_id_embedding_learning_rate: None,
+            unseen_user_rate: None,
             id_valid_all_rows: true,
             finetune: preset.finetune.clone(),
             joint: preset.joint,

@@ -53,23 +53,10 @@ impl UserSegments {
     /// field, or when every row falls in one segment (a random split, where every test user
     /// was seen in training).
     pub fn of_dataset(dataset: &PreparedDataset, data: &SplitData) -> Result<Option<Self>> {
-        let fields = &dataset.meta().recipe.fields;
-        let Some(user_field) = fields.iter().position(|f| f.role == Some(Role::User)) else {
+        let Some(user) = UserField::of_dataset(dataset)? else {
             return Ok(None);
         };
-        let vocab = dataset.vocab()?;
-        let oov = vocab
-            .fields
-            .get(user_field)
-            .with_context(|| {
-                format!(
-                    "{}: the vocabulary has no field {user_field} ({}, the recipe's user field)",
-                    dataset.dir().display(),
-                    fields[user_field].name
-                )
-            })?
-            .oov_id();
-        let segments = Self::of(data, user_field, oov);
+        let segments = Self::of(data, user.column, user.oov_id);
         Ok((!segments.seen.is_empty() && !segments.unseen.is_empty()).then_some(segments))
     }
 
@@ -85,6 +72,38 @@ impl UserSegments {
             seen: on(&self.seen),
             unseen: on(&self.unseen),
         }
+    }
+}
+
+/// The recipe's user field (`role = "user"`) in a prepared dataset's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserField {
+    /// Its column in the rows' ids (`[rows, M]`).
+    pub column: usize,
+    /// Its global OOV id: the id of every user not seen in training.
+    pub oov_id: u32,
+}
+
+impl UserField {
+    /// The user field of `dataset`, `None` when its recipe names none.
+    pub fn of_dataset(dataset: &PreparedDataset) -> Result<Option<Self>> {
+        let fields = &dataset.meta().recipe.fields;
+        let Some(column) = fields.iter().position(|f| f.role == Some(Role::User)) else {
+            return Ok(None);
+        };
+        let vocab = dataset.vocab()?;
+        let oov_id = vocab
+            .fields
+            .get(column)
+            .with_context(|| {
+                format!(
+                    "{}: the vocabulary has no field {column} ({}, the recipe's user field)",
+                    dataset.dir().display(),
+                    fields[column].name
+                )
+            })?
+            .oov_id();
+        Ok(Some(UserField { column, oov_id }))
     }
 }
 
