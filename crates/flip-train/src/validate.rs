@@ -310,6 +310,12 @@ impl Check for IdBaselineSettings {
 mod tests {
     use super::*;
 
+    /// The keys of every problem of `settings`, which must have some.
+    fn problem_keys(settings: &impl Check) -> Vec<String> {
+        let problems = settings.check().unwrap_err().problems;
+        problems.into_iter().map(|p| p.key).collect()
+    }
+
     #[test]
     fn defaults_pass() {
         assert_eq!(CtrTrainConfig::default().check(), Ok(()));
@@ -341,15 +347,8 @@ mod tests {
             },
             ..PretrainConfig::default()
         };
-        let keys: Vec<String> = config
-            .check()
-            .unwrap_err()
-            .problems
-            .into_iter()
-            .map(|p| p.key)
-            .collect();
         assert_eq!(
-            keys,
+            problem_keys(&config),
             [
                 "epochs",
                 "learning_rate",
@@ -423,15 +422,8 @@ mod tests {
             oov_id: 1,
             rate: -0.1,
         }];
-        let keys: Vec<String> = settings
-            .check()
-            .unwrap_err()
-            .problems
-            .into_iter()
-            .map(|p| p.key)
-            .collect();
         assert_eq!(
-            keys,
+            problem_keys(&settings),
             [
                 "id_training.embedding_learning_rate",
                 "id_training.oov_dropout.0.rate",

@@ -6,43 +6,31 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use flip_data::SplitData;
-use flip_id_models::{CtrNet, InputShape, ModelConfig};
+use flip_id_models::{CtrNet, InputShape};
 use flip_train::divergence::TrainError;
 use flip_train::{CtrTrainConfig, fit, predict};
-use rand::{Rng, SeedableRng};
 
-const FEATURES: usize = 3 * 10;
+mod ctr_fixture;
 
-/// Rows of three fields with ten values each; the label follows field 0's parity with 20%
-/// noise.
+const FEATURES: usize = 3 * ctr_fixture::VALUES;
+
+/// Rows of three fields with ten values each (global ids `f·10 + v`); the label follows
+/// field 0's parity with 20% noise.
 fn synthetic(rows: usize, seed: u64) -> SplitData {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut data = SplitData {
-        num_fields: 3,
-        token_offsets: vec![0],
-        ..SplitData::default()
-    };
-    for r in 0..rows {
-        let v: [u32; 3] = [(); 3].map(|_| rng.random_range(0..10));
-        data.labels
-            .push(u8::from(v[0].is_multiple_of(2) != rng.random_bool(0.2)));
-        data.ids
-            .extend(v.iter().enumerate().map(|(f, &x)| f as u32 * 10 + x));
-        data.token_offsets.push(0);
-        data.source_rows.push(r as u32);
-    }
-    data
+    ctr_fixture::synthetic(
+        rows,
+        3,
+        seed,
+        0.2,
+        |f, x| (f * ctr_fixture::VALUES + x) as u32,
+        |v| v[0].is_multiple_of(2),
+    )
 }
 
 /// A small DeepFM (it reads both tables: the field embeddings and the first-order weights).
 fn small_deepfm(device: &Device) -> CtrNet {
-    let mut json = serde_json::to_value(ModelConfig::from_name("deepfm").unwrap()).unwrap();
-    let obj = json.as_object_mut().unwrap();
-    obj.insert("embedding_dim".into(), serde_json::json!(4));
-    obj.insert("hidden".into(), serde_json::json!([16]));
-    let config: ModelConfig = serde_json::from_value(json).unwrap();
     device.seed(5);
-    config.init(
+    ctr_fixture::small("deepfm").init(
         InputShape {
             num_features: FEATURES,
             num_fields: 3,

@@ -3,58 +3,26 @@
 
 use burn::tensor::Device;
 use flip_data::SplitData;
-use flip_id_models::{InputShape, MODEL_NAMES, ModelConfig};
+use flip_id_models::{InputShape, MODEL_NAMES};
 use flip_train::divergence::TrainError;
 use flip_train::{CtrTrainConfig, evaluate, fit};
 use rand::{Rng, SeedableRng};
 
-const VALUES: usize = 10;
+mod ctr_fixture;
+
+use ctr_fixture::{VALUES, small};
 
 /// Rows of 3 fields with 10 values each (global ids `f·10 + v`), label 1 when the values of
 /// fields 0 and 1 have the same parity (with 5% label noise); field 2 is noise.
 fn synthetic(rows: usize, seed: u64) -> SplitData {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut data = SplitData {
-        num_fields: 3,
-        token_offsets: vec![0],
-        ..SplitData::default()
-    };
-    for r in 0..rows {
-        let v: [usize; 3] = [
-            rng.random_range(0..VALUES),
-            rng.random_range(0..VALUES),
-            rng.random_range(0..VALUES),
-        ];
-        let same = v[0] % 2 == v[1] % 2;
-        let noisy = rng.random_bool(0.05);
-        data.labels.push(u8::from(same != noisy));
-        data.ids
-            .extend(v.iter().enumerate().map(|(f, &x)| (f * VALUES + x) as u32));
-        data.token_offsets.push(0);
-        data.source_rows.push(r as u32);
-    }
-    data
-}
-
-/// A small version of a zoo member (narrow embeddings and DNN) so the test runs in seconds.
-fn small(name: &str) -> ModelConfig {
-    let mut json = serde_json::to_value(ModelConfig::from_name(name).unwrap()).unwrap();
-    let obj = json.as_object_mut().unwrap();
-    for (key, value) in [
-        ("embedding_dim", serde_json::json!(8)),
-        ("hidden", serde_json::json!([32, 16])),
-        ("stream1", serde_json::json!([32, 16])),
-        ("stream2", serde_json::json!([32, 16])),
-        ("cin_layers", serde_json::json!([16, 8])),
-        ("log_neurons", serde_json::json!(16)),
-        ("rank", serde_json::json!(8)),
-        ("head_dim", serde_json::json!(4)),
-    ] {
-        if obj.contains_key(key) {
-            obj.insert(key.into(), value);
-        }
-    }
-    serde_json::from_value(json).unwrap()
+    ctr_fixture::synthetic(
+        rows,
+        3,
+        seed,
+        0.05,
+        |f, x| (f * VALUES + x) as u32,
+        |v| v[0] % 2 == v[1] % 2,
+    )
 }
 
 #[test]

@@ -4,11 +4,12 @@
 
 use burn::tensor::Device;
 use flip_data::SplitData;
-use flip_id_models::{CtrNet, InputShape, ModelConfig};
+use flip_id_models::{CtrNet, InputShape};
 use flip_train::divergence::TrainError;
 use flip_train::oov_dropout::OovDropout;
 use flip_train::{CtrTrainConfig, fit};
-use rand::{Rng, SeedableRng};
+
+mod ctr_fixture;
 
 /// Ids per field: PAD, OOV, MASK, then 10 values.
 const PER_FIELD: u32 = 13;
@@ -21,35 +22,19 @@ fn oov(field: usize) -> u32 {
 /// Rows of three fields whose values are never the OOV id; the label follows field 0's parity
 /// (a "user" effect) with 20% noise.
 fn synthetic(rows: usize, seed: u64) -> SplitData {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut data = SplitData {
-        num_fields: FIELDS,
-        token_offsets: vec![0],
-        ..SplitData::default()
-    };
-    for r in 0..rows {
-        let v: Vec<u32> = (0..FIELDS).map(|_| rng.random_range(0..10)).collect();
-        data.labels
-            .push(u8::from(v[0].is_multiple_of(2) != rng.random_bool(0.2)));
-        data.ids.extend(
-            v.iter()
-                .enumerate()
-                .map(|(f, &x)| f as u32 * PER_FIELD + 3 + x),
-        );
-        data.token_offsets.push(0);
-        data.source_rows.push(r as u32);
-    }
-    data
+    ctr_fixture::synthetic(
+        rows,
+        FIELDS,
+        seed,
+        0.2,
+        |f, x| f as u32 * PER_FIELD + 3 + x as u32,
+        |v| v[0].is_multiple_of(2),
+    )
 }
 
 fn small_dcn(device: &Device) -> CtrNet {
-    let mut json = serde_json::to_value(ModelConfig::from_name("dcnv2").unwrap()).unwrap();
-    let obj = json.as_object_mut().unwrap();
-    obj.insert("embedding_dim".into(), serde_json::json!(4));
-    obj.insert("hidden".into(), serde_json::json!([16]));
-    let config: ModelConfig = serde_json::from_value(json).unwrap();
     device.seed(5);
-    config.init(
+    ctr_fixture::small("dcnv2").init(
         InputShape {
             num_features: FIELDS * PER_FIELD as usize,
             num_fields: FIELDS,
