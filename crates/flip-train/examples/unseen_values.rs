@@ -24,7 +24,6 @@ use flip_train::ctr::{CtrTrainConfig, Evaluation, fit, predict};
 use flip_train::experiment::{
     Finished, FlipSettings, SavedRun, UserField, UserSegments, Variant, input_shape,
 };
-use flip_train::oov_dropout::OovDropout;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -81,11 +80,7 @@ fn main() -> Result<()> {
         };
         if let Some(rate) = settings.unseen_user_rate {
             let user = UserField::of_dataset(&dataset)?.context("no user field")?;
-            config.oov_dropout.push(OovDropout {
-                field: user.column,
-                oov_id: user.oov_id,
-                rate,
-            });
+            config.oov_dropout.push(user.dropout(rate));
         }
         let scratch = fit(model, &train, &valid, &config, &ad, |_| {})?.model;
         for (name, model, key) in [

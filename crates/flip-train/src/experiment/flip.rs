@@ -144,11 +144,7 @@ impl Experiment {
                         dataset.dir().display()
                     )
                 })?;
-                Some(OovDropout {
-                    field: user.column,
-                    oov_id: user.oov_id,
-                    rate,
-                })
+                Some(user.dropout(rate))
             }
         };
         let created_dir = !dir.exists();

@@ -9,6 +9,7 @@ use flip_data::{PreparedDataset, SplitData};
 use serde::{Deserialize, Serialize};
 
 use crate::ctr::Evaluation;
+use crate::oov_dropout::OovDropout;
 
 /// Rows of one split by whether their user id is in the training vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +105,15 @@ impl UserField {
             })?
             .oov_id();
         Ok(Some(UserField { column, oov_id }))
+    }
+
+    /// Training rows' users hidden behind this field's OOV id at `rate`.
+    pub fn dropout(self, rate: f64) -> OovDropout {
+        OovDropout {
+            field: self.column,
+            oov_id: self.oov_id,
+            rate,
+        }
     }
 }
 
