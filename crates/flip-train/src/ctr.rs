@@ -1,8 +1,8 @@
 //! Training and evaluating a CTR model of the zoo: Adam (the embedding tables optionally at a
-//! rate of their own), mini-batches of shuffled rows, binary
-//! cross-entropy (mean over the batch) plus L2 on the looked-up embeddings, optional
-//! unseen-value dropout ([`crate::oov_dropout`]), early stopping on validation AUC with
-//! patience, the best epoch's weights restored.
+//! rate of their own), mini-batches of shuffled rows, binary cross-entropy (mean over the
+//! batch) plus L2 on the looked-up embeddings, optional unseen-value dropout
+//! ([`crate::oov_dropout`]), early stopping on validation AUC with patience, the best epoch's
+//! weights restored.
 
 use std::time::Instant;
 
@@ -332,8 +332,8 @@ fn dropout_seed(seed: u64, epoch: usize) -> u64 {
     seed.rotate_left(32) ^ 0x6f6f_765f_6472_6f70 ^ epoch as u64
 }
 
-/// Refuses a dropout whose field is not a column of rows with `num_fields` fields, or whose
-/// rate is not in `[0, 1)`.
+/// Refuses a dropout whose field is not a column of rows with `num_fields` fields (the rows'
+/// width is known only here; the rates are checked with the rest of the settings).
 fn check_dropout_fields(dropouts: &[OovDropout], num_fields: usize) -> Result<(), TrainError> {
     let mut c = crate::validate::Checker::new("oov_dropout");
     for (i, d) in dropouts.iter().enumerate() {

@@ -6,11 +6,11 @@
 //! and the layers never see it. (Measured on MovieLens' temporal splits, hiding 10% of the
 //! users costs the models on exactly those new users: docs/results.md.)
 
-use flip_data::Vocab;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-/// One field whose training values are hidden behind its OOV id at random.
+/// One field whose training values are hidden behind its OOV id at random (an experiment
+/// builds the user field's with [`crate::experiment::UserField::dropout`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OovDropout {
@@ -22,44 +22,9 @@ pub struct OovDropout {
     pub rate: f64,
 }
 
-/// A field name that the vocabulary does not have.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no field `{name}` in the vocabulary (fields: {known})")]
-pub struct UnknownField {
-    /// The name asked for.
-    pub name: String,
-    /// The vocabulary's field names, comma-separated.
-    pub known: String,
-}
-
-impl OovDropout {
-    /// The dropout of the field called `name` in `vocab`, at `rate`.
-    pub fn of_field(vocab: &Vocab, name: &str, rate: f64) -> Result<Self, UnknownField> {
-        let (field, found) = vocab
-            .fields
-            .iter()
-            .enumerate()
-            .find(|(_, f)| f.name == name)
-            .ok_or_else(|| UnknownField {
-                name: name.to_owned(),
-                known: vocab
-                    .fields
-                    .iter()
-                    .map(|f| f.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
-        Ok(OovDropout {
-            field,
-            oov_id: found.oov_id(),
-            rate,
-        })
-    }
-}
-
-/// Replaces in `ids` (`[B, M]` row-major global ids as a batch holds them, `M = num_fields`) each row's value of
-/// each field of `dropouts` by that field's OOV id, with the field's rate; one draw from
-/// `rng` per row and field, in row order.
+/// Replaces in `ids` (`[B, M]` row-major global ids as a batch holds them, `M = num_fields`)
+/// each row's value of each field of `dropouts` by that field's OOV id, with the field's rate;
+/// one draw from `rng` per row and field, in row order.
 ///
 /// # Panics
 /// When a dropout's field is not below `num_fields` (checked by the trainer beforehand).
@@ -124,25 +89,5 @@ mod tests {
         hide_values(&mut ids, 3, &zero, &mut ChaCha8Rng::seed_from_u64(1));
         hide_values(&mut ids, 3, &[], &mut ChaCha8Rng::seed_from_u64(1));
         assert_eq!(ids, original);
-    }
-
-    #[test]
-    fn a_field_is_found_by_name_with_its_oov_id() {
-        let vocab = Vocab::build([
-            (
-                "user".to_owned(),
-                vec![("a".to_owned(), 1), ("b".to_owned(), 1)],
-                1,
-            ),
-            ("item".to_owned(), vec![("x".to_owned(), 1)], 1),
-        ]);
-        let d = OovDropout::of_field(&vocab, "item", 0.1).unwrap();
-        // user: PAD 0, OOV 1, MASK 2, a 3, b 4; item starts at 5, its OOV is 6.
-        assert_eq!((d.field, d.oov_id, d.rate), (1, 6, 0.1));
-        let err = OovDropout::of_field(&vocab, "zip", 0.1).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "no field `zip` in the vocabulary (fields: user, item)"
-        );
     }
 }
