@@ -1,6 +1,8 @@
 //! The feature embedding shared by every zoo member: one table over all fields (global ids) and
 //! the first-order ("linear", "wide") weights, both N(0, 1e-4) as in the official code.
 
+use std::ops::Range;
+
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
@@ -166,6 +168,35 @@ impl FeatureEmbedding {
         }
     }
 
+    /// The same module with the rows `rows` of both tables (global ids, for example the ids of
+    /// some fields) taken from `source`, every other row kept; ids kept, and still learned.
+    ///
+    /// # Panics
+    /// If `source` has another shape or a range ends beyond the tables.
+    pub fn with_rows_from(self, source: &FeatureEmbedding, rows: &[Range<usize>]) -> Self {
+        assert_eq!(
+            (self.num_features(), self.dim()),
+            (source.num_features(), source.dim()),
+            "tables of another shape"
+        );
+        let take = |param: Param<Tensor<2>>, from: Tensor<2>| {
+            param
+                .map(|mut t| {
+                    let width = t.dims()[1];
+                    for r in rows {
+                        let part = from.clone().slice([r.clone(), 0..width]);
+                        t = t.slice_assign([r.clone(), 0..width], part);
+                    }
+                    t.detach()
+                })
+                .set_require_grad(true)
+        };
+        FeatureEmbedding {
+            table: take(self.table, source.table.val()),
+            linear: take(self.linear, source.linear.val()),
+        }
+    }
+
     /// The same module with new table values (ids kept, so optimizer state and checkpoints
     /// still match).
     pub fn with_tables(self, table: Tensor<2>, linear: Tensor<2>) -> Self {
@@ -266,6 +297,35 @@ mod tests {
         // Both tables still receive gradients (a value put in place of a parameter's would
         // not, unless marked so).
         let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 1], [1, 2]), &device);
+        let x = e.forward(ids, Reads::BOTH);
+        let loss = x.fields.sum() + x.linear.sum();
+        let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &e);
+        assert_eq!(grads.len(), 2);
+    }
+
+    #[test]
+    fn rows_taken_from_another_table_replace_only_those_rows_and_still_learn() {
+        let device = Device::flex().autodiff();
+        let tables = |t: f32, l: f32| {
+            FeatureEmbeddingConfig::new(5)
+                .with_dim(2)
+                .init(&device)
+                .with_tables(
+                    Tensor::full([5, 2], t, &device),
+                    Tensor::full([5, 1], l, &device),
+                )
+        };
+        // Rows 1 and 3..5 from the source (values 7 and -7), rows 0 and 2 kept (1 and -1).
+        let e = tables(1.0, -1.0).with_rows_from(&tables(7.0, -7.0), &[1..2, 3..5]);
+        assert_eq!(
+            e.table.val().to_data().try_to_vec::<f32>().unwrap(),
+            vec![1.0, 1.0, 7.0, 7.0, 1.0, 1.0, 7.0, 7.0, 7.0, 7.0]
+        );
+        assert_eq!(
+            e.linear.val().to_data().try_to_vec::<f32>().unwrap(),
+            vec![-1.0, -7.0, -1.0, -7.0, -7.0]
+        );
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 3], [1, 2]), &device);
         let x = e.forward(ids, Reads::BOTH);
         let loss = x.fields.sum() + x.linear.sum();
         let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &e);

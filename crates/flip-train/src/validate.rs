@@ -7,7 +7,7 @@ use std::fmt;
 use flip_align::{AlignConfig, MaskConfig};
 
 use crate::ctr::CtrTrainConfig;
-use crate::experiment::{FlipSettings, IdBaselineSettings, PretrainSettings};
+use crate::experiment::{FlipSettings, IdBaselineSettings, IdTransfer, PretrainSettings};
 use crate::finetune::FinetuneConfig;
 use crate::pretrain::PretrainConfig;
 
@@ -278,6 +278,14 @@ impl Check for FlipSettings {
                 format!("is {rate}, must be at least 0 and below 1")
             });
         }
+        c.require(
+            self.id_fresh_fields.is_empty() || self.id_transfer != IdTransfer::Layers,
+            "id_fresh_fields",
+            || {
+                "is set while id_transfer = \"layers\" draws every embedding fresh already"
+                    .to_owned()
+            },
+        );
         c.section("finetune", |c| self.finetune.check_into(c));
         c.section("pretraining", |c| self.pretraining.check_into(c));
         let start = &self.pretraining.pretrain;
@@ -408,6 +416,17 @@ mod tests {
             assert_eq!(err.problems[0].key, "flip_id_learning_rate", "{bad}");
         }
         settings.flip_id_learning_rate = Some(3e-4);
+        assert_eq!(settings.check(), Ok(()));
+    }
+
+    #[test]
+    fn fresh_fields_are_refused_where_every_embedding_is_fresh_already() {
+        let mut settings = cpu_quick_dcnv2();
+        settings.id_fresh_fields = vec!["user_id".into()];
+        assert_eq!(settings.check(), Ok(()));
+        settings.id_transfer = IdTransfer::Layers;
+        assert_eq!(problem_keys(&settings), ["id_fresh_fields"]);
+        settings.id_fresh_fields.clear();
         assert_eq!(settings.check(), Ok(()));
     }
 

@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -33,7 +34,7 @@ use super::interrupt::Interrupt;
 use super::run_dir::{claim, release_if_unused};
 use super::saved::{SavedRun, load_module, save_module};
 use super::settings::FlipSettings;
-use super::towers::{Towers, check_prompt_length, input_shape, pretrain_towers};
+use super::towers::{Towers, check_prompt_length, field_rows, input_shape, pretrain_towers};
 use super::user_segments::{ByUser, UserField, UserSegments};
 use super::variants::{Ablation, Finished, Variant, curve, sample, sample_apart};
 use crate::atomic::{write_atomically, write_json_atomically};
@@ -103,6 +104,8 @@ pub struct Experiment {
     /// The user field's unseen-value dropout of every ID-only variant
     /// ([`FlipSettings::unseen_user_rate`]), resolved against the dataset.
     user_dropout: Option<OovDropout>,
+    /// The embedding rows FLIP_ID draws fresh ([`FlipSettings::id_fresh_fields`]).
+    fresh_rows: Vec<Range<usize>>,
     towers: Option<Towers>,
     ablated: Vec<(Ablation, Towers)>,
     /// The backbone from scratch that pretraining trained first to start its ID tower from
@@ -147,6 +150,7 @@ impl Experiment {
                 Some(user.dropout(rate))
             }
         };
+        let fresh_rows = field_rows(dataset.meta(), &settings.id_fresh_fields, "id_fresh_fields")?;
         let created_dir = !dir.exists();
         claim(&dir, &dataset, &settings)?;
         let meta = dataset.meta();
@@ -183,6 +187,7 @@ impl Experiment {
             interrupt: Interrupt::new(),
             rows,
             user_dropout,
+            fresh_rows,
             towers: None,
             ablated: Vec::new(),
             trained_start: None,
@@ -367,9 +372,10 @@ impl Experiment {
             }
             Variant::FlipId | Variant::FlipIdOnSample => {
                 let (transfer, shape) = (self.settings.id_transfer, self.shape);
+                let fresh_rows = self.fresh_rows.clone();
                 self.id_variant(
                     variant,
-                    |d| towers.id_model_transferring(transfer, shape, d),
+                    |d| towers.id_model_transferring(transfer, &fresh_rows, shape, d),
                     seed,
                     &device,
                 )?
@@ -798,9 +804,12 @@ impl Experiment {
             _ => towers.plm_dir(),
         };
         let id = match variant {
-            Variant::Flip => {
-                Some(towers.id_model_transferring(self.settings.id_transfer, self.shape, device)?)
-            }
+            Variant::Flip => Some(towers.id_model_transferring(
+                self.settings.id_transfer,
+                &self.fresh_rows,
+                self.shape,
+                device,
+            )?),
             _ => None,
         };
         let (plm, pooling) = self.plm(&plm_dir, device)?;

@@ -209,11 +209,11 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
                 "{}; pretraining's ID tower started from {backbone} from scratch, seed {} \
                  (not the paper's protocol: the language model is aligned with a trained click \
                  model, and FLIP_ID continues a tower trained before)",
-                settings.id_transfer.description(),
+                id_start(settings),
                 settings.pretraining.pretrain.seed
             )
         } else {
-            settings.id_transfer.description().to_owned()
+            id_start(settings)
         },
         input.counts.train,
         input.counts.train_sample,
@@ -305,6 +305,19 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
 }
 
 /// A timing cell: whole seconds, or "unknown" for a time not recorded (NaN).
+/// What FLIP_ID starts from: the pretrained weights transferred and the fields drawn fresh.
+fn id_start(settings: &FlipSettings) -> String {
+    let transfer = settings.id_transfer.description();
+    if settings.id_fresh_fields.is_empty() {
+        transfer.to_owned()
+    } else {
+        format!(
+            "{transfer}, except the embeddings of {} (drawn fresh)",
+            settings.id_fresh_fields.join(", ")
+        )
+    }
+}
+
 fn whole_seconds(seconds: f64) -> String {
     if seconds.is_finite() {
         format!("{seconds:.0}")

@@ -43,6 +43,8 @@ pub use settings::{
     overlay_file, preset_named, seed_list, to_toml,
 };
 pub use sources::{MINILM, PrepareRequest, Sources};
-pub use towers::{IdTowerClick, IdTransfer, PretrainSummary, Towers, input_shape, pretrain_towers};
+pub use towers::{
+    IdTowerClick, IdTransfer, PretrainSummary, Towers, field_rows, input_shape, pretrain_towers,
+};
 pub use user_segments::{ByUser, UserField, UserSegments};
 pub use variants::{Ablation, Finished, Variant, sample};

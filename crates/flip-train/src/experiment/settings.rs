@@ -89,6 +89,13 @@ pub struct FlipSettings {
     /// Which pretrained weights FLIP_ID (and FLIP's ID tower) starts from. Default: all.
     #[serde(default)]
     pub id_transfer: IdTransfer,
+    /// Fields (recipe names) whose embedding rows and first-order weights FLIP_ID (and FLIP's
+    /// ID tower) draws fresh, as the backbone from scratch draws them, instead of taking them
+    /// from pretraining: for example the user-side fields on a temporal split, where the
+    /// pretrained ones cost the users not seen in training (docs/results.md). Not with
+    /// `id_transfer = "layers"`, which draws every embedding fresh. Default: none.
+    #[serde(default)]
+    pub id_fresh_fields: Vec<String>,
     /// Start pretraining's ID tower from this run's backbone trained from scratch on all rows
     /// with the pretraining's seed (that seed's "from scratch" variant, trained first and saved
     /// as `finetuned/<backbone>-scratch-seed<seed>.bpk`) instead of its initialisation, so that
@@ -156,6 +163,7 @@ impl FlipSettings {
             finetune: preset.finetune.clone(),
             joint: preset.joint,
             id_transfer: IdTransfer::All,
+            id_fresh_fields: Vec::new(),
             pretrain_from_trained_id: false,
             pretraining: PretrainSettings::from_preset(preset, backbone, plm),
         }

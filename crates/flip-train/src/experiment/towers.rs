@@ -2,6 +2,7 @@
 //! the pretrained ID model (`id-model.bpk`, `id-model.json`) and the language model (`plm/`, a
 //! Hugging Face folder), resumable from its checkpoint.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -205,15 +206,17 @@ impl Towers {
     }
 
     /// The ID model with the pretrained weights `transfer` names and the others drawn as the
-    /// backbone's initialisation draws them, on `device`.
+    /// backbone's initialisation draws them, on `device`; the embedding rows in `fresh_rows`
+    /// (global ids, for example some fields' ranges) are drawn fresh too.
     pub fn id_model_transferring(
         &self,
         transfer: IdTransfer,
+        fresh_rows: &[Range<usize>],
         shape: InputShape,
         device: &Device,
     ) -> Result<CtrNet> {
         let pretrained = self.id_model(shape, device)?;
-        Ok(match transfer {
+        let model = match transfer {
             IdTransfer::All => pretrained,
             IdTransfer::Embeddings => self
                 .backbone
@@ -228,7 +231,16 @@ impl Towers {
                 let scaled = pretrained.embedding().clone().scaled_to_rms(fresh_rms);
                 pretrained.with_embedding(scaled)
             }
-        })
+        };
+        if fresh_rows.is_empty() {
+            return Ok(model);
+        }
+        let fresh = self.backbone.init(shape, device);
+        let embedding = model
+            .embedding()
+            .clone()
+            .with_rows_from(fresh.embedding(), fresh_rows);
+        Ok(model.with_embedding(embedding))
     }
 
     /// The pretrained language model folder.
@@ -244,6 +256,28 @@ pub fn input_shape(dataset: &PreparedDataset) -> InputShape {
         num_features: meta.vocab_size as usize,
         num_fields: meta.fields.len(),
     }
+}
+
+/// The global ids (embedding rows) of the fields named in `names`, reserved ids included, in
+/// the order named; `key` is the settings key that names them, for the error that refuses a
+/// name the dataset lacks.
+pub fn field_rows(meta: &Meta, names: &[String], key: &str) -> Result<Vec<Range<usize>>> {
+    names
+        .iter()
+        .map(|name| {
+            let field = meta.fields.iter().find(|f| &f.name == name);
+            let Some(field) = field else {
+                let known: Vec<&str> = meta.fields.iter().map(|f| f.name.as_str()).collect();
+                bail!(
+                    "{key}: the dataset {} has no field {name:?} (its fields: {})",
+                    meta.name,
+                    known.join(", ")
+                );
+            };
+            let start = field.offset as usize;
+            Ok(start..start + field.size as usize)
+        })
+        .collect()
 }
 
 /// Refuses a language model whose position table is shorter than the dataset's prompts, or
@@ -639,7 +673,14 @@ mod tests {
             id_tower_click: None,
         };
         device.seed(2);
-        let load = |t| split(&towers.id_model_transferring(t, shape, &device).unwrap());
+        let load_with = |t, fresh: &[Range<usize>]| {
+            split(
+                &towers
+                    .id_model_transferring(t, fresh, shape, &device)
+                    .unwrap(),
+            )
+        };
+        let load = |t| load_with(t, &[]);
 
         let (emb, layers) = load(IdTransfer::All);
         assert_eq!((&emb, &layers), (&pre_emb, &pre_layers));
@@ -672,6 +713,29 @@ mod tests {
         let (table, linear) = emb.split_at(12 * 4);
         assert!(table.iter().all(|v| (v - 1e-4).abs() < 1e-9), "{table:?}");
         assert!(linear.iter().all(|v| (v + 1e-4).abs() < 1e-9), "{linear:?}");
+
+        // Ids 1 and 4..8 (two fields' ranges) drawn fresh in both tables, every other weight
+        // pretrained.
+        let is_fresh = |id: usize| id == 1 || (4..8).contains(&id);
+        let (emb, layers) = load_with(IdTransfer::All, &[1..2, 4..8]);
+        assert_eq!(layers, pre_layers);
+        let (table, linear) = emb.split_at(12 * 4);
+        for (id, row) in table.chunks(4).enumerate() {
+            let fresh = is_fresh(id);
+            for &v in row {
+                assert!(
+                    if fresh { v.abs() < 1e-2 } else { v == 0.5 },
+                    "id {id}: {row:?}"
+                );
+            }
+        }
+        for (id, &v) in linear.iter().enumerate() {
+            let fresh = is_fresh(id);
+            assert!(
+                if fresh { v.abs() < 1e-2 } else { v == -0.25 },
+                "id {id}: {v}"
+            );
+        }
     }
 
     #[test]
