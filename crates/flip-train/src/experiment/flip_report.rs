@@ -304,7 +304,6 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     })
 }
 
-/// A timing cell: whole seconds, or "unknown" for a time not recorded (NaN).
 /// What FLIP_ID starts from: the pretrained weights transferred and the fields drawn fresh.
 fn id_start(settings: &FlipSettings) -> String {
     let transfer = settings.id_transfer.description();
@@ -318,6 +317,7 @@ fn id_start(settings: &FlipSettings) -> String {
     }
 }
 
+/// A timing cell: whole seconds, or "unknown" for a time not recorded (NaN).
 fn whole_seconds(seconds: f64) -> String {
     if seconds.is_finite() {
         format!("{seconds:.0}")
