@@ -1,19 +1,18 @@
 //! FLIP_ID's own learning rate (`flip_id_learning_rate`), and its embedding tables' own
 //! (`flip_id_embedding_learning_rate`), change FLIP_ID and nothing else: the backbone from
-//! scratch and the "on the finetuning sample" pair end exactly where they end without them. Alone in its process: burn's device random streams are global, and a test
-//! running beside it would draw from them between its steps.
+//! scratch and the "on the finetuning sample" pair end exactly where they end without them.
+//! Alone in its process: burn's device random streams are global, and a test running beside it
+//! would draw from them between its steps.
 
 use flip_train::experiment::{FlipSettings, Variant};
 
 mod example_fixture;
 
-use example_fixture::{example_setup, run_experiment};
+use example_fixture::{first_seed, id_only_example_setup, run_experiment};
 
 #[test]
 fn flip_id_at_its_own_learning_rate_leaves_every_other_variant_unchanged() {
-    let (scratch, dataset, mut settings) = example_setup();
-    settings.id_only = true;
-    settings.finetune_rows = Some(dataset.meta().splits.train.rows / 2);
+    let (scratch, dataset, mut settings) = id_only_example_setup();
     let run = |settings, name: &str| {
         run_experiment(&dataset, settings, &scratch.path().join(name), false)
     };
@@ -28,19 +27,19 @@ fn flip_id_at_its_own_learning_rate_leaves_every_other_variant_unchanged() {
     );
     settings.flip_id_learning_rate = Some(own_rate);
     let own = run(settings, "own");
-    let row = |report: &flip_train::experiment::Report, v: Variant| {
-        report.table.rows[&v.label("dcnv2")].seeds[0].clone()
-    };
     for changed in [&own, &own_tables] {
         for v in [
             Variant::Scratch,
             Variant::ScratchOnSample,
             Variant::FlipIdOnSample,
         ] {
-            let (a, b) = (row(&same, v), row(changed, v));
+            let (a, b) = (first_seed(&same, v), first_seed(changed, v));
             assert_eq!((a.valid, a.test), (b.valid, b.test), "{v:?}");
         }
-        let (a, b) = (row(&same, Variant::FlipId), row(changed, Variant::FlipId));
+        let (a, b) = (
+            first_seed(&same, Variant::FlipId),
+            first_seed(changed, Variant::FlipId),
+        );
         assert_ne!(a.valid, b.valid, "FLIP_ID trained at {own_rate}");
     }
     assert!(

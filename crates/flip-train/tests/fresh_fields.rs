@@ -5,17 +5,15 @@
 //! from them between its steps.
 
 use burn::tensor::Device;
-use flip_train::experiment::{Experiment, FlipSettings, Report, Variant};
+use flip_train::experiment::{Experiment, FlipSettings, Variant};
 
 mod example_fixture;
 
-use example_fixture::{example_setup, run_experiment};
+use example_fixture::{first_seed, id_only_example_setup, run_experiment};
 
 #[test]
 fn fresh_fields_change_flip_id_only_and_a_missing_field_is_refused() {
-    let (scratch, dataset, mut settings) = example_setup();
-    settings.id_only = true;
-    settings.finetune_rows = Some(dataset.meta().splits.train.rows / 2);
+    let (scratch, dataset, mut settings) = id_only_example_setup();
     let first_field = dataset.meta().fields[0].name.clone();
     let run = |settings, name: &str| {
         run_experiment(&dataset, settings, &scratch.path().join(name), false)
@@ -28,13 +26,12 @@ fn fresh_fields_change_flip_id_only_and_a_missing_field_is_refused() {
         },
         "fresh",
     );
-    let row = |report: &Report, v: Variant| report.table.rows[&v.label("dcnv2")].seeds[0].clone();
     for v in [Variant::Scratch, Variant::ScratchOnSample] {
-        let (a, b) = (row(&same, v), row(&fresh, v));
+        let (a, b) = (first_seed(&same, v), first_seed(&fresh, v));
         assert_eq!((a.valid, a.test), (b.valid, b.test), "{v:?}");
     }
     for v in [Variant::FlipId, Variant::FlipIdOnSample] {
-        let (a, b) = (row(&same, v), row(&fresh, v));
+        let (a, b) = (first_seed(&same, v), first_seed(&fresh, v));
         assert_ne!(a.valid, b.valid, "{v:?} with {first_field} drawn fresh");
     }
     let named =

@@ -7,15 +7,12 @@ use flip_train::experiment::Variant;
 
 mod example_fixture;
 
-use example_fixture::{example_setup, run_experiment};
+use example_fixture::{id_only_example_setup, run_experiment};
 
 #[test]
 fn a_variant_trained_again_on_resume_equals_its_first_run() {
-    let (scratch, dataset, mut settings) = example_setup();
-    settings.id_only = true;
-    // Fewer rows for the language model's sample, so that the "on the finetuning sample"
-    // variants run after the two on all rows.
-    settings.finetune_rows = Some(dataset.meta().splits.train.rows / 2);
+    // The "on the finetuning sample" variants run after the two on all rows.
+    let (scratch, dataset, settings) = id_only_example_setup();
     let run = scratch.path().join("run");
     let first = run_experiment(&dataset, settings.clone(), &run, false);
     // Resume with the variants on all rows finished and those on the sample not: these are

@@ -9,29 +9,26 @@ use flip_train::experiment::{Experiment, Variant};
 
 mod example_fixture;
 
-use example_fixture::{example_setup, example_setup_with_recipe, run_experiment};
+use example_fixture::{
+    example_setup_with_recipe, first_seed, id_only_example_setup, run_experiment,
+};
 
 #[test]
 fn every_id_only_variant_hides_users_at_the_rate() {
-    let (scratch, dataset, mut settings) = example_setup();
-    settings.id_only = true;
-    settings.finetune_rows = Some(dataset.meta().splits.train.rows / 2);
+    let (scratch, dataset, mut settings) = id_only_example_setup();
     let run = |settings, name: &str| {
         run_experiment(&dataset, settings, &scratch.path().join(name), false)
     };
     let plain = run(settings.clone(), "plain");
     settings.unseen_user_rate = Some(0.25);
     let hidden = run(settings, "hidden");
-    let row = |report: &flip_train::experiment::Report, v: Variant| {
-        report.table.rows[&v.label("dcnv2")].seeds[0].clone()
-    };
     for v in [
         Variant::Scratch,
         Variant::FlipId,
         Variant::ScratchOnSample,
         Variant::FlipIdOnSample,
     ] {
-        let (a, b) = (row(&plain, v), row(&hidden, v));
+        let (a, b) = (first_seed(&plain, v), first_seed(&hidden, v));
         assert_ne!(a.valid, b.valid, "{v:?} trains with the users hidden");
     }
     assert!(

@@ -1,14 +1,18 @@
 //! The shipped example dataset prepared for the tiny BERT checkpoint, with cpu-quick settings
 //! cut to its size: shared by the tests that run a whole experiment.
 
+// Each test file is its own crate and uses a part of this module.
+#![allow(dead_code)]
+
 use std::path::Path;
 
 use burn::tensor::Device;
 use flip_data::{FlipHome, PreparedDataset};
 use flip_train::experiment::{
-    Experiment, FlipSettings, PrepareRequest, Report, Sources, model_named, preset_named,
+    Experiment, FlipSettings, PrepareRequest, Report, Sources, Variant, model_named, preset_named,
 };
 use flip_train::finetune::JointProtocol;
+use flip_train::report::SeedOutcome;
 
 /// The example dataset prepared for the tiny BERT in a scratch `FLIP_HOME`, and cpu-quick
 /// settings cut to its size.
@@ -53,6 +57,21 @@ pub fn example_setup_with_recipe(
     settings.finetune.max_epochs = 2;
     settings.finetune.patience = 2;
     (scratch, prepared.dataset, settings)
+}
+
+/// [`example_setup`] for the ID-only variants, with the language model's finetuning sample cut
+/// to half the training rows, so that the "on the finetuning sample" pair differs from the pair
+/// on all rows and runs after it.
+pub fn id_only_example_setup() -> (tempfile::TempDir, flip_data::PreparedDataset, FlipSettings) {
+    let (scratch, dataset, mut settings) = example_setup();
+    settings.id_only = true;
+    settings.finetune_rows = Some(dataset.meta().splits.train.rows / 2);
+    (scratch, dataset, settings)
+}
+
+/// The first seed's outcome of `variant`'s row (the DCNv2 backbone) in `report`.
+pub fn first_seed(report: &Report, variant: Variant) -> SeedOutcome {
+    report.table.rows[&variant.label("dcnv2")].seeds[0].clone()
 }
 
 /// Runs a whole experiment with `settings` in `dir` on the flex device (continuing what `dir`
