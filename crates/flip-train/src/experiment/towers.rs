@@ -586,6 +586,7 @@ mod tests {
     use burn::tensor::Tensor;
     use flip_id_models::FeatureEmbedding;
     use flip_id_models::models::dcnv2::DcnV2Config;
+    use flip_id_models::models::deepfm::DeepFmConfig;
 
     use super::*;
     use crate::experiment::saved::save_module;
@@ -648,18 +649,30 @@ mod tests {
         (shape, backbone)
     }
 
-    #[test]
-    fn transfer_keeps_the_named_pretrained_weights_and_draws_the_rest() {
-        let device = Device::flex();
-        let (shape, backbone) = small_dcnv2();
+    /// A DeepFM of the same size as [`small_dcnv2`].
+    fn small_deepfm() -> ModelConfig {
+        ModelConfig::Deepfm(
+            DeepFmConfig::new()
+                .with_embedding_dim(4)
+                .with_hidden(vec![8]),
+        )
+    }
+
+    /// Towers whose saved ID model is `backbone` with its layers drawn from seed 1 and its
+    /// embeddings set far from any fresh draw (fresh tables are N(0, 1e-4)): every field-table
+    /// value 0.5, every first-order weight −0.25. Returns the towers, the folder that holds
+    /// them, and the saved model's embedding and layer values.
+    fn pretrained_towers(
+        backbone: ModelConfig,
+        shape: InputShape,
+        device: &Device,
+    ) -> (Towers, tempfile::TempDir, Vec<f32>, Vec<f32>) {
         device.seed(1);
-        // "Pretrained": layers drawn with seed 1, embeddings set far from any fresh draw
-        // (fresh tables are N(0, 1e-4)).
         let pretrained = backbone
-            .init(shape, &device)
+            .init(shape, device)
             .with_embedding(FeatureEmbedding {
-                table: Param::from_tensor(Tensor::full([12, 4], 0.5, &device)),
-                linear: Param::from_tensor(Tensor::full([12, 1], -0.25, &device)),
+                table: Param::from_tensor(Tensor::full([12, 4], 0.5, device)),
+                linear: Param::from_tensor(Tensor::full([12, 1], -0.25, device)),
             });
         let (pre_emb, pre_layers) = split(&pretrained);
         assert_eq!(pre_emb.len(), 12 * 4 + 12);
@@ -672,6 +685,51 @@ mod tests {
             summary: None,
             id_tower_click: None,
         };
+        (towers, dir, pre_emb, pre_layers)
+    }
+
+    /// Asserts that most of `layers` differ from `pretrained` (drawn fresh).
+    fn assert_drawn_fresh(layers: &[f32], pretrained: &[f32]) {
+        assert_eq!(layers.len(), pretrained.len());
+        assert!(
+            layers
+                .iter()
+                .zip(pretrained)
+                .filter(|(a, b)| a != b)
+                .count()
+                > layers.len() / 2,
+            "the layers were not drawn fresh"
+        );
+    }
+
+    /// Asserts that the embedding values of [`pretrained_towers`] (12 ids of width 4, then
+    /// their first-order weights) hold a fresh draw for the ids `is_fresh` names and the
+    /// pretrained values for every other id.
+    fn assert_fresh_rows(emb: &[f32], is_fresh: impl Fn(usize) -> bool) {
+        let (table, linear) = emb.split_at(12 * 4);
+        for (id, row) in table.chunks(4).enumerate() {
+            let fresh = is_fresh(id);
+            for &v in row {
+                assert!(
+                    if fresh { v.abs() < 1e-2 } else { v == 0.5 },
+                    "id {id}: {row:?}"
+                );
+            }
+        }
+        for (id, &v) in linear.iter().enumerate() {
+            let fresh = is_fresh(id);
+            assert!(
+                if fresh { v.abs() < 1e-2 } else { v == -0.25 },
+                "id {id}: {v}"
+            );
+        }
+    }
+
+    #[test]
+    fn transfer_keeps_the_named_pretrained_weights_and_draws_the_rest() {
+        let device = Device::flex();
+        let (shape, backbone) = small_dcnv2();
+        let (towers, _dir, pre_emb, pre_layers) = pretrained_towers(backbone, shape, &device);
         device.seed(2);
         let load_with = |t, fresh: &[Range<usize>]| {
             split(
@@ -687,16 +745,7 @@ mod tests {
 
         let (emb, layers) = load(IdTransfer::Embeddings);
         assert_eq!(emb, pre_emb);
-        assert_eq!(layers.len(), pre_layers.len());
-        assert!(
-            layers
-                .iter()
-                .zip(&pre_layers)
-                .filter(|(a, b)| a != b)
-                .count()
-                > layers.len() / 2,
-            "the layers were not drawn fresh"
-        );
+        assert_drawn_fresh(&layers, &pre_layers);
 
         let (emb, layers) = load(IdTransfer::Layers);
         assert_eq!(layers, pre_layers);
@@ -716,26 +765,29 @@ mod tests {
 
         // Ids 1 and 4..8 (two fields' ranges) drawn fresh in both tables, every other weight
         // pretrained.
-        let is_fresh = |id: usize| id == 1 || (4..8).contains(&id);
         let (emb, layers) = load_with(IdTransfer::All, &[1..2, 4..8]);
         assert_eq!(layers, pre_layers);
-        let (table, linear) = emb.split_at(12 * 4);
-        for (id, row) in table.chunks(4).enumerate() {
-            let fresh = is_fresh(id);
-            for &v in row {
-                assert!(
-                    if fresh { v.abs() < 1e-2 } else { v == 0.5 },
-                    "id {id}: {row:?}"
-                );
-            }
-        }
-        for (id, &v) in linear.iter().enumerate() {
-            let fresh = is_fresh(id);
-            assert!(
-                if fresh { v.abs() < 1e-2 } else { v == -0.25 },
-                "id {id}: {v}"
-            );
-        }
+        assert_fresh_rows(&emb, |id| id == 1 || (4..8).contains(&id));
+    }
+
+    /// DeepFM's start that beat DeepFM from scratch on ML-1M: the pretrained embeddings but
+    /// some fields' (here ids 2 and 8..12), under a DNN drawn fresh.
+    #[test]
+    fn deepfm_from_the_embeddings_but_some_fields_draws_the_dnn_and_those_rows_fresh() {
+        let device = Device::flex();
+        let shape = InputShape {
+            num_features: 12,
+            num_fields: 3,
+        };
+        let (towers, _dir, _, pre_layers) = pretrained_towers(small_deepfm(), shape, &device);
+        device.seed(2);
+        let model = towers
+            .id_model_transferring(IdTransfer::Embeddings, &[2..3, 8..12], shape, &device)
+            .unwrap();
+        assert!(matches!(model, CtrNet::Deepfm(_)));
+        let (emb, layers) = split(&model);
+        assert_drawn_fresh(&layers, &pre_layers);
+        assert_fresh_rows(&emb, |id| id == 2 || (8..12).contains(&id));
     }
 
     #[test]
