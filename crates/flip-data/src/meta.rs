@@ -2,6 +2,7 @@
 //! figures a person wants to see (rows, users, items, positive rates, vocabulary sizes, tokens).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -92,6 +93,14 @@ pub struct FieldMeta {
     pub size: u32,
     /// Distinct values among all kept rows (before `min_count` and the train-only vocabulary).
     pub distinct_values: usize,
+}
+
+impl FieldMeta {
+    /// The global ids the field occupies, reserved ones included (its rows in the shared
+    /// embedding tables).
+    pub fn ids(&self) -> Range<usize> {
+        self.offset as usize..(self.offset + self.size) as usize
+    }
 }
 
 /// The three splits. Under the `paper` protocol `valid` describes the test file.

@@ -55,9 +55,8 @@ fn ml1m_fixture_end_to_end() {
     assert_eq!(meta.feature_counts.len(), meta.vocab_size as usize);
     // Each field's train counts add up to the train rows.
     for f in &meta.fields {
-        let range = f.offset as usize..(f.offset + f.size) as usize;
         assert_eq!(
-            meta.feature_counts[range].iter().sum::<u64>(),
+            meta.feature_counts[f.ids()].iter().sum::<u64>(),
             24,
             "{}",
             f.name

@@ -274,8 +274,7 @@ pub fn field_rows(meta: &Meta, names: &[String], key: &str) -> Result<Vec<Range<
                     known.join(", ")
                 );
             };
-            let start = field.offset as usize;
-            Ok(start..start + field.size as usize)
+            Ok(field.ids())
         })
         .collect()
 }
