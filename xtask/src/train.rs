@@ -217,7 +217,15 @@ pub fn train(
             println!("pretrained towers, log and curves in {}", dir.display());
         }
         Stage::Flip => {
-            let base = FlipSettings::from_preset(&preset, backbone, plm_dir);
+            let mut base = FlipSettings::from_preset(&preset, backbone, plm_dir);
+            if let Some(path) = sources.preset_settings(&args.dataset, &preset.name)? {
+                tracing::info!(
+                    "{}: the dataset's settings for the {} preset, laid over it",
+                    path.display(),
+                    preset.name
+                );
+                base = SettingsDocument::read(&path)?.apply(&base)?;
+            }
             let mut settings = overlaid(&document, base)?;
             settings.pretraining = pretraining(args, settings.pretraining)?;
             settings.id_training =

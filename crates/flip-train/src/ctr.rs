@@ -125,9 +125,23 @@ pub struct Fitted {
 /// - `logits`, `labels`: `[B]`
 /// - output: `[1]`
 pub fn bce_with_logits(logits: Tensor<1>, labels: Tensor<1>) -> Tensor<1> {
-    // max(z, 0) − z·y + ln(1 + e^{−|z|})
+    row_bce_with_logits(logits, labels).mean()
+}
+
+/// Binary cross-entropy of logits against labels in `[0, 1]` (a click rate is a label too),
+/// each row's times its weight, summed: `Σ w·BCE(y, σ(z))`.
+///
+/// # Shapes
+/// - `logits`, `labels`, `weights`: `[B]`
+/// - output: `[1]`
+pub fn weighted_bce_sum(logits: Tensor<1>, labels: Tensor<1>, weights: Tensor<1>) -> Tensor<1> {
+    (row_bce_with_logits(logits, labels) * weights).sum()
+}
+
+/// `[B]`: each row's `max(z, 0) − z·y + ln(1 + e^{−|z|})`.
+fn row_bce_with_logits(logits: Tensor<1>, labels: Tensor<1>) -> Tensor<1> {
     let softplus_tail = logits.clone().abs().neg().exp().log1p();
-    (relu(logits.clone()) - logits * labels + softplus_tail).mean()
+    relu(logits.clone()) - logits * labels + softplus_tail
 }
 
 fn l2_penalty(x: &Embedded, lambda: f64) -> Option<Tensor<1>> {
@@ -393,6 +407,20 @@ mod tests {
         let got = bce_with_logits(logits, labels).into_scalar::<f32>();
         let s = |z: f32| 1.0 / (1.0 + (-z).exp());
         let expected = (-(s(0.3)).ln() - (1.0 - s(-2.0)).ln() + 40.0 + 40.0) / 4.0;
+        assert!((got - expected).abs() < 1e-4, "{got} vs {expected}");
+    }
+
+    #[test]
+    fn weighted_bce_sums_each_rows_loss_against_its_click_rate_times_its_weight() {
+        let device = Device::flex();
+        let logits = Tensor::<1>::from_floats([0.3, -2.0, 1.5], &device);
+        let rates = Tensor::<1>::from_floats([0.75, 0.0, 0.5], &device);
+        let weights = Tensor::<1>::from_floats([4.0, 2.0, 1.0], &device);
+        let got = weighted_bce_sum(logits, rates, weights).into_scalar::<f32>();
+        let s = |z: f32| 1.0 / (1.0 + (-z).exp());
+        let bce = |z: f32, y: f32| -(y * s(z).ln() + (1.0 - y) * (1.0 - s(z)).ln());
+        // Group 0 is four rows, three of them clicks: the same as those rows one by one.
+        let expected = 3.0 * bce(0.3, 1.0) + bce(0.3, 0.0) + 2.0 * bce(-2.0, 0.0) + bce(1.5, 0.5);
         assert!((got - expected).abs() < 1e-4, "{got} vs {expected}");
     }
 }

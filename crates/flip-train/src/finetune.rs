@@ -16,13 +16,13 @@ use burn::nn::{Linear, LinearConfig};
 use burn::optim::GradientsParams;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use flip_data::{Batch, Batcher, Padding, SplitData};
+use flip_data::{Batch, Batcher, Padding, PromptGroups, SplitData};
 use flip_id_models::CtrNet;
 use flip_plm::{Plm, Pooling, pool};
 use serde::{Deserialize, Serialize};
 
 use crate::adamw::FusedAdamW;
-use crate::ctr::{EpochRecord, Evaluation, bce_with_logits};
+use crate::ctr::{EpochRecord, Evaluation, bce_with_logits, weighted_bce_sum};
 use crate::divergence::{TrainError, check_loss};
 use crate::parallel::{Replicas, materialize, sum_gradients};
 use crate::progress::EpochProgress;
@@ -67,6 +67,14 @@ pub struct FinetuneConfig {
     /// length and cut into batches, visited in random order ([`Batcher::bucketed`]). 0 keeps
     /// the plain shuffled batches. Default 0.
     pub length_bucket_batches: usize,
+    /// Train a tower that reads only the prompt (the plain language model, FLIP_PLM) on each
+    /// distinct prompt of its rows once an epoch, weighted by the rows that share it and
+    /// labelled with their click rate ([`PromptGroups`]): the same loss over an epoch as those
+    /// rows one by one, at the cost of the distinct prompts, so that a template that spells
+    /// only the item lets the tower learn from every training row. Batches, steps, epochs and
+    /// the epoch records' samples per second then count prompts. A tower with an ID beside it (FLIP) still trains row by row (its
+    /// logit differs between rows that share a prompt). Default false.
+    pub group_prompts: bool,
     /// Seed of the head, the batch order and dropout. Default 2012.
     pub seed: u64,
 }
@@ -87,6 +95,7 @@ impl Default for FinetuneConfig {
             keep_start: false,
             freeze_word_embeddings: false,
             length_bucket_batches: 0,
+            group_prompts: false,
             seed: 2012,
         }
     }
@@ -425,6 +434,18 @@ pub fn finetune(
         );
         best = Some((start, 0, model.valid()));
     }
+    let groups = (config.group_prompts && model.id_model.is_none()).then(|| {
+        let groups = PromptGroups::of(train);
+        tracing::info!(
+            "language model on {} distinct prompts standing for {} training rows",
+            groups.len(),
+            groups.total_rows()
+        );
+        groups
+    });
+    let train = groups.as_ref().map_or(train, |g| &g.data);
+    // What a step's batch holds, for the logs.
+    let unit = if groups.is_some() { "prompts" } else { "rows" };
     let mut history = Vec::new();
     let mut since_best = 0;
     for epoch in 1..=config.max_epochs {
@@ -445,6 +466,9 @@ pub fn finetune(
         let (mut loss_sum, mut steps) = (0.0, 0usize);
         for (step, batch) in batches.enumerate() {
             replicas.seed(config.seed ^ ((epoch as u64) << 32) ^ step as u64);
+            let batch_rows: f32 = groups
+                .as_ref()
+                .map_or(0.0, |g| batch.rows.iter().map(|&r| g.rows[r]).sum());
             let parts = replicas.map(batch.size, |share, device| {
                 let replica = model.clone().fork(device);
                 let whole = share.len() == batch.size;
@@ -454,10 +478,26 @@ pub fn finetune(
                     batch.slice_rows(share)
                 };
                 let (ids, tokens, mask, labels) = tensors(&shard, device);
-                let mut loss = replica.loss(&replica.forward(ids, tokens, mask), labels);
-                if !whole {
-                    loss = loss.mul_scalar(shard.size as f32 / batch.size as f32);
-                }
+                let logits = replica.forward(ids, tokens, mask);
+                let loss = match &groups {
+                    // Each shard's share of the mean over the rows the whole batch stands for.
+                    Some(g) => {
+                        let per_group = |values: &[f32]| {
+                            let picked: Vec<f32> = shard.rows.iter().map(|&r| values[r]).collect();
+                            Tensor::<1>::from_data(TensorData::new(picked, [shard.size]), device)
+                        };
+                        weighted_bce_sum(
+                            logits.output,
+                            per_group(&g.click_rate),
+                            per_group(&g.rows),
+                        )
+                        .div_scalar(batch_rows)
+                    }
+                    None if whole => replica.loss(&logits, labels),
+                    None => replica
+                        .loss(&logits, labels)
+                        .mul_scalar(shard.size as f32 / batch.size as f32),
+                };
                 let value = f64::from(loss.clone().into_scalar::<f32>());
                 let mut grads = loss.backward();
                 let plm = GradientsParams::from_module(&mut grads, &replica.plm);
@@ -483,7 +523,7 @@ pub fn finetune(
             progress.inc(batch.size);
             if steps % 10 == 0 {
                 progress.set_message(format!(
-                    "loss {:.4}, {:.1} rows/s",
+                    "loss {:.4}, {:.1} {unit}/s",
                     loss_sum / steps as f64,
                     progress.rows_per_second()
                 ));
@@ -506,7 +546,7 @@ pub fn finetune(
             samples_per_second: train.len() as f64 / train_seconds,
         };
         tracing::info!(
-            "epoch {epoch}: train loss {:.4}, valid AUC {:.4} LogLoss {:.4}, α {:.3}, {:.1} rows/s",
+            "epoch {epoch}: train loss {:.4}, valid AUC {:.4} LogLoss {:.4}, α {:.3}, {:.1} {unit}/s",
             record.train_loss,
             valid_eval.auc,
             valid_eval.logloss,

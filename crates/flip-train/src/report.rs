@@ -54,8 +54,12 @@ impl SeedOutcome {
             valid,
             best_epoch,
             epochs: history.len(),
-            seconds_per_epoch: history.iter().map(|r| r.train_seconds).sum::<f64>()
-                / history.len().max(1) as f64,
+            // No epoch (a kept starting model) trained for 0 s; an empty f64 sum is −0.0.
+            seconds_per_epoch: if history.is_empty() {
+                0.0
+            } else {
+                history.iter().map(|r| r.train_seconds).sum::<f64>() / history.len() as f64
+            },
         }
     }
 }
@@ -204,6 +208,30 @@ pub(crate) mod tests {
             epochs: 4,
             seconds_per_epoch: 3.0,
         }
+    }
+
+    #[test]
+    fn seconds_per_epoch_average_the_epochs_and_are_zero_without_one() {
+        let eval = Evaluation {
+            auc: 0.7,
+            logloss: 0.6,
+            rows: 10,
+        };
+        let epoch = |epoch, train_seconds| EpochRecord {
+            epoch,
+            train_loss: 0.5,
+            valid: eval,
+            train_seconds,
+            samples_per_second: 100.0,
+        };
+        let two = SeedOutcome::with_valid(1, eval, eval, &[epoch(1, 3.0), epoch(2, 5.0)], 2);
+        assert_eq!((two.epochs, two.seconds_per_epoch), (2, 4.0));
+        // The starting model kept with no epoch trained (FLIP with `staged_max_epochs = 0`):
+        // a plain 0, not the −0.0 of an empty sum that a table prints as "-0.0".
+        let none = SeedOutcome::with_valid(1, eval, eval, &[], 0);
+        assert_eq!(none.epochs, 0);
+        assert!(none.seconds_per_epoch == 0.0 && none.seconds_per_epoch.is_sign_positive());
+        assert_eq!(format!("{:.1}", none.seconds_per_epoch), "0.0");
     }
 
     #[test]

@@ -19,9 +19,13 @@ use common::text_signal_data;
 use flip_train::parallel::Replicas;
 
 fn tiny_plm(device: &Device) -> flip_plm::LoadedPlm {
+    tiny_plm_with(LoadOptions::default(), device)
+}
+
+fn tiny_plm_with(options: LoadOptions, device: &Device) -> flip_plm::LoadedPlm {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../flip-plm/tests/fixtures/tiny-bert");
-    load(&fixture, LoadOptions::default(), device).unwrap()
+    load(&fixture, options, device).unwrap()
 }
 
 /// Logistic regression on 2 fields of 20 feature ids: the ID tower of these tests.
@@ -187,4 +191,92 @@ fn scores_batched_by_length_come_back_in_split_order() {
     // Without an ID tower there are no ID logits.
     let text_only = TextClassifier::new(tiny_plm(&device).model, None, false, &device);
     assert!(tower_logits(&text_only, &data, 8, 0, &device).0.is_none());
+}
+
+/// `rows` rows over four prompts of different lengths (rows `r` and `r + 4` share one), the
+/// labels such that the four prompts' click rates differ; the ids differ between rows that
+/// share a prompt.
+fn repeated_prompt_data(rows: usize) -> SplitData {
+    let prompts: [&[u32]; 4] = [
+        &[2, 30, 41, 3],
+        &[2, 31, 3],
+        &[2, 32, 42, 43, 44, 3],
+        &[2, 33, 40, 3],
+    ];
+    let mut d = SplitData {
+        num_fields: 2,
+        token_offsets: vec![0],
+        ..SplitData::default()
+    };
+    for r in 0..rows {
+        let prompt = prompts[r % 4];
+        d.ids.extend([3 + (r % 3) as u32, 13 + (r % 5) as u32]);
+        d.labels.push(u8::from((r % 4) * 3 + r / 4 % 3 >= 4));
+        d.tokens.extend_from_slice(prompt);
+        d.token_fields.extend(prompt.iter().map(|_| 0i8));
+        d.token_offsets.push(d.tokens.len());
+        d.source_rows.push(r as u32);
+    }
+    d
+}
+
+#[test]
+fn a_text_tower_trained_on_grouped_prompts_follows_the_same_loss_as_on_its_rows() {
+    let device = Device::flex().autodiff();
+    let data = repeated_prompt_data(24);
+    let rates: Vec<f32> = (0..4)
+        .map(|p| {
+            (0..24)
+                .filter(|r| r % 4 == p)
+                .map(|r| f32::from(data.labels[r]))
+                .sum::<f32>()
+                / 6.0
+        })
+        .collect();
+    assert!(rates.windows(2).any(|w| w[0] != w[1]), "{rates:?}");
+    // One batch holds every row (or every prompt), so each epoch is one step on the mean loss
+    // over the 24 rows; without dropout the two ways differ only by rounding. Each pair starts
+    // from one model (cloned): the tests of this file draw from the device's generator at once.
+    let build = |joint: bool| {
+        let without_dropout = LoadOptions {
+            dropout: Some(0.0),
+            ..LoadOptions::default()
+        };
+        let plm = tiny_plm_with(without_dropout, &device);
+        let id = joint.then(|| tiny_lr(&device));
+        TextClassifier::new(plm.model, id, false, &device)
+    };
+    let train = |model: TextClassifier, group_prompts: bool| {
+        let config = FinetuneConfig {
+            max_epochs: 3,
+            patience: 3,
+            batch_size: 32,
+            plm_learning_rate: 1e-3,
+            group_prompts,
+            ..FinetuneConfig::default()
+        };
+        let replicas = Replicas::single(device.clone());
+        let fitted = finetune(model, &data, &data, 0, &config, &replicas, |_| {}).unwrap();
+        let losses: Vec<f64> = fitted.history.iter().map(|e| e.train_loss).collect();
+        let scores = predict_text(&fitted.model, &data, 64, 0, &Device::flex());
+        (losses, scores)
+    };
+    let text_tower = build(false);
+    let (row_losses, row_scores) = train(text_tower.clone(), false);
+    let (group_losses, group_scores) = train(text_tower, true);
+    assert_eq!(row_losses.len(), 3);
+    for (a, b) in row_losses.iter().zip(&group_losses) {
+        assert!((a - b).abs() < 1e-5, "{row_losses:?} vs {group_losses:?}");
+    }
+    assert!(row_losses[2] < row_losses[0], "it learns: {row_losses:?}");
+    for (a, b) in row_scores.iter().zip(&group_scores) {
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
+    // Rows that share a prompt share a score, and the prompts are told apart.
+    assert!((group_scores[0] - group_scores[4]).abs() < 1e-6);
+    assert!((group_scores[0] - group_scores[1]).abs() > 1e-4);
+    // FLIP's ID tower reads the ids, which differ between rows that share a prompt: it trains
+    // row by row whatever the setting says.
+    let flip = build(true);
+    assert_eq!(train(flip.clone(), true), train(flip, false));
 }

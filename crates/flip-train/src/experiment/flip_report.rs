@@ -194,7 +194,7 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
     let (id, ft) = (&settings.id_training, &settings.finetune);
     md.push_str(&format!(
         "- preset `{}`: {}\n- language model: {} ({} layers kept)\n- ID backbone: {}; FLIP_ID starts from {}\n- rows: {} train ({} sampled for the variants with the language model), {} validation and {} test sampled from {} and {}\n\
-         - ID-only variants: Adam lr {}{}{}, batch {}, at most {} epochs, patience {}{}, the epoch chosen on {} (on the finetuning sample: the language-model variants' batch, epochs, patience and ID learning rate)\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}; {} pooling\n\
+         - ID-only variants: Adam lr {}{}{}, batch {}, at most {} epochs, patience {}{}, the epoch chosen on {} (on the finetuning sample: the language-model variants' batch, epochs, patience and ID learning rate)\n- language-model variants: AdamW lr {} (language model) and {} (rest), weight decay {}, batch {}, at most {} epochs, patience {}; {} pooling{}\n\
          - FLIP protocol: {}\n",
         input.preset.name,
         input.preset.description,
@@ -249,6 +249,13 @@ pub(crate) fn build(input: &Inputs<'_>) -> Result<Report> {
         ft.max_epochs,
         ft.patience,
         input.pooling.name(),
+        if ft.group_prompts {
+            "; the plain language model and FLIP_PLM train on each distinct prompt of the \
+             finetuning rows once an epoch, weighted by the rows that share it and labelled with \
+             their click rate (batches and epochs count prompts)"
+        } else {
+            ""
+        },
         match settings.joint {
             JointProtocol::Official => "official (both pretrained towers finetuned together on the finetuning sample, α from 0)".to_owned(),
             JointProtocol::Staged => format!(

@@ -74,6 +74,15 @@ impl Sources {
         Path::new(self.home.root()).join("runs").join(name)
     }
 
+    /// The FLIP settings a dataset ships for `preset`: the file `<preset>.toml` beside its
+    /// recipe (`datasets/ml-100k/cpu-quick.toml`), to be laid over the preset's settings
+    /// before a run's own (`--settings`); `None` when the dataset has none for that preset.
+    pub fn preset_settings(&self, dataset: &str, preset: &str) -> Result<Option<PathBuf>> {
+        let recipe = self.recipe(dataset)?;
+        let path = recipe.path.with_file_name(format!("{preset}.toml"));
+        Ok(path.is_file().then_some(path))
+    }
+
     /// The recipe of a shipped dataset, or of a recipe file.
     pub fn recipe(&self, dataset: &str) -> Result<LoadedRecipe> {
         let as_path = Path::new(dataset);
