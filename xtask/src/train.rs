@@ -8,9 +8,9 @@ use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use flip_data::{PreparedDataset, Protocol};
 use flip_train::experiment::{
-    Experiment, FlipSettings, IdBaselineSettings, Interrupt, MINILM, PrepareRequest,
-    PretrainSettings, SettingsDocument, Sources, model_named, models_named, overlay_file,
-    preset_named, pretrain_towers, seed_list, train_baselines,
+    Experiment, IdBaselineSettings, Interrupt, MINILM, PrepareRequest, PretrainSettings,
+    SettingsDocument, Sources, model_named, models_named, overlay_file, preset_named,
+    pretrain_towers, seed_list, train_baselines,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -217,15 +217,7 @@ pub fn train(
             println!("pretrained towers, log and curves in {}", dir.display());
         }
         Stage::Flip => {
-            let mut base = FlipSettings::from_preset(&preset, backbone, plm_dir);
-            if let Some(path) = sources.preset_settings(&args.dataset, &preset.name)? {
-                tracing::info!(
-                    "{}: the dataset's settings for the {} preset, laid over it",
-                    path.display(),
-                    preset.name
-                );
-                base = SettingsDocument::read(&path)?.apply(&base)?;
-            }
+            let base = sources.flip_settings(&args.dataset, &preset, backbone, plm_dir)?;
             let mut settings = overlaid(&document, base)?;
             settings.pretraining = pretraining(args, settings.pretraining)?;
             settings.id_training =

@@ -5,9 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use flip_data::FlipHome;
-use flip_train::experiment::{
-    FlipSettings, IdTransfer, SettingsDocument, Sources, model_named, preset_named,
-};
+use flip_train::experiment::{FlipSettings, IdTransfer, Sources, model_named, preset_named};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -54,13 +52,12 @@ fn a_dataset_s_preset_settings_are_the_file_named_after_the_preset_beside_its_re
 fn ml_100k_s_cpu_quick_settings_train_the_text_towers_on_every_row_and_name_recipe_fields() {
     let home = tempfile::tempdir().unwrap();
     let sources = sources(home.path());
-    let path = sources
-        .preset_settings("ml-100k", "cpu-quick")
-        .unwrap()
-        .unwrap();
     let preset = preset_named("cpu-quick").unwrap();
-    let base = FlipSettings::from_preset(&preset, model_named("dcnv2").unwrap(), "minilm".into());
-    let settings: FlipSettings = SettingsDocument::read(&path).unwrap().apply(&base).unwrap();
+    let dcnv2 = || model_named("dcnv2").unwrap();
+    let base = FlipSettings::from_preset(&preset, dcnv2(), "minilm".into());
+    let settings = sources
+        .flip_settings("ml-100k", &preset, dcnv2(), "minilm".into())
+        .unwrap();
     let recipe = sources.recipe("ml-100k").unwrap();
     assert!(settings.finetune.group_prompts);
     assert_eq!(settings.finetune.staged_max_epochs, Some(0));
@@ -79,4 +76,17 @@ fn ml_100k_s_cpu_quick_settings_train_the_text_towers_on_every_row_and_name_reci
     // What the file leaves alone stays the preset's.
     assert_eq!(settings.eval_rows, base.eval_rows);
     assert_eq!(settings.pretraining.pretrain, base.pretraining.pretrain);
+    // A dataset without such a file starts from the preset alone.
+    let ml_1m = sources
+        .flip_settings("ml-1m", &preset, dcnv2(), "minilm".into())
+        .unwrap();
+    assert_eq!(
+        toml::to_string(&ml_1m).unwrap(),
+        toml::to_string(&FlipSettings::from_preset(
+            &preset,
+            dcnv2(),
+            "minilm".into()
+        ))
+        .unwrap()
+    );
 }

@@ -9,6 +9,10 @@ use flip_data::fetch::{self, Fetcher};
 use flip_data::{
     FlipHome, LoadedRecipe, Meta, PrepareOptions, Prepared, PromptTokenizer, Protocol,
 };
+use flip_id_models::ModelConfig;
+
+use super::settings::{FlipSettings, SettingsDocument};
+use crate::presets::Preset;
 
 /// The name under which all-MiniLM-L6-v2 is fetched.
 pub const MINILM: &str = "minilm";
@@ -81,6 +85,29 @@ impl Sources {
         let recipe = self.recipe(dataset)?;
         let path = recipe.path.with_file_name(format!("{preset}.toml"));
         Ok(path.is_file().then_some(path))
+    }
+
+    /// The FLIP settings a run on `dataset` starts from: `preset`'s with `backbone` and the
+    /// language model in `plm`, and over them the dataset's settings for that preset
+    /// ([`Sources::preset_settings`]) when it ships some. A run's own settings document goes
+    /// over the result.
+    pub fn flip_settings(
+        &self,
+        dataset: &str,
+        preset: &Preset,
+        backbone: ModelConfig,
+        plm: PathBuf,
+    ) -> Result<FlipSettings> {
+        let base = FlipSettings::from_preset(preset, backbone, plm);
+        let Some(path) = self.preset_settings(dataset, &preset.name)? else {
+            return Ok(base);
+        };
+        tracing::info!(
+            "{}: the dataset's settings for the {} preset, laid over it",
+            path.display(),
+            preset.name
+        );
+        SettingsDocument::read(&path)?.apply(&base)
     }
 
     /// The recipe of a shipped dataset, or of a recipe file.
